@@ -1,0 +1,52 @@
+# tagd: `make run` starts the demo station, `make test` installs what the tests need and runs them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := mosquitto mosquitto-clients pcscd libpcsclite-dev vsmartcard-vpcd swig python3-venv
+PY_SOURCES := daemon drivers protocols
+
+.PHONY: run test lint typecheck unit deps venv bench fuzz clean
+
+run: venv
+	$(BIN)/tagd demo
+
+test: deps venv lint typecheck unit
+
+# Debian packages the tests need (mosquitto, pcscd with vpcd, the headers pyscard builds against).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run make as root, or apt-get install them)"; exit 1; fi; \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The venv is rebuilt when pyproject.toml changes; the editable install is "strict" so mypy sees tagd.* paths.
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]' --config-settings editable_mode=strict
+	touch $@
+
+lint:
+	$(BIN)/ruff check $(PY_SOURCES) tests bench
+
+typecheck:
+	$(BIN)/mypy --strict -p tagd.protocols -p tagd.drivers -p tagd.daemon
+
+unit:
+	$(BIN)/python -m pip install -q --no-deps -e . --config-settings editable_mode=strict
+	$(BIN)/pytest -q -p no:cacheprovider --cov --cov-report=term
+
+bench: venv
+	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests -k fuzz
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The service: config, stations, holds, outbox, MQTT and the command line."""

@@ -1,0 +1,33 @@
+"""The `tagd` command line: each module registers one group of sub-commands."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tagd.daemon.cli import barcode, tag
+from tagd.protocols.errors import ProtocolError
+
+EX_DATAERR = 65
+EX_CONFIG = 78
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tagd", description="ISO 15693 library RFID station daemon")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+    for module in (barcode, tag):
+        module.register(groups)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except ProtocolError as exc:
+        print(f"tagd: {exc}", file=sys.stderr)
+        return EX_DATAERR
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

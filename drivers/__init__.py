@@ -1,0 +1,1 @@
+"""I/O around the sans-IO protocols: readers, scanners, card readers and the simulator."""
