@@ -13,6 +13,7 @@ from tagd.drivers.base import (
     CardRead,
     CardReader,
     DriverError,
+    DriverUrlError,
     Reader,
     ReaderLost,
     Scanner,
@@ -27,6 +28,7 @@ __all__ = [
     "CardRead",
     "CardReader",
     "DriverError",
+    "DriverUrlError",
     "Reader",
     "ReaderLost",
     "Scanner",
@@ -74,5 +76,5 @@ async def open_scanner(url: str) -> Scanner:
 
 
 async def open_card_reader(url: str) -> CardReader:
-    """`nfc:usb`, `nfc:udp:host:port`, `cardsim:NAME`, ..."""
+    """`nfc:usb`, `nfc:udp:host:port`, `sim:NAME`, ..."""
     return cast("CardReader", await _factory("card", _scheme(url), url)(url))

@@ -11,6 +11,10 @@ class DriverError(Exception):
     """Base of what a driver raises; anything else escaping a driver is a bug."""
 
 
+class DriverUrlError(DriverError):
+    """A driver URL (from config or the command line) that its driver cannot use; the message says why."""
+
+
 class TagLost(DriverError):  # noqa: N818 - the contract's name
     """The tag did not answer: it left the field, or never was there."""
 

@@ -4,7 +4,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tagd.daemon.cli import barcode, tag
+from tagd.daemon.cli import barcode, reader, sim, tag
 from tagd.protocols.errors import ProtocolError
 
 EX_DATAERR = 65
@@ -14,7 +14,7 @@ EX_CONFIG = 78
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tagd", description="ISO 15693 library RFID station daemon")
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
-    for module in (barcode, tag):
+    for module in (barcode, tag, reader, sim):
         module.register(groups)
     return parser
 

@@ -46,11 +46,11 @@ def _decode(args: argparse.Namespace) -> int:
     except ValueError:
         raise ProtocolError(f"not a hex string: {args.hex!r}") from None
     tag = iso28560.decode(data, None if args.model is None else iso28560.DataModel(args.model))
-    print(json.dumps(_json(tag)))
+    print(json.dumps(tag_json(tag)))
     return 0
 
 
-def _json(tag: iso28560.TagData) -> dict[str, object]:
+def tag_json(tag: iso28560.TagData) -> dict[str, object]:
     document: dict[str, object] = {field.name: getattr(tag, field.name) for field in fields(tag)}
     document["model"] = tag.model.value
     document["extensions"] = [{"key": block.key, "raw": block.raw.hex()} for block in tag.extensions]

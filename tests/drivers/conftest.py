@@ -1,0 +1,10 @@
+"""Fixtures shared by the driver tests: a fresh simulated world per test, so no test sees another's tags."""
+
+import pytest
+
+from tagd.drivers.sim_world import World
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
