@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tagd.drivers.sim_world import Field, World
+from tagd.drivers.vpcd_card import ATR, GET_ATR, POWER_OFF, POWER_ON, RESET, VirtualCard
+from tagd.protocols.iso15693 import Command, InventoryResponse, decode_response, get_system_info, inventory
 from tagd.protocols.pcsc_part3 import (
     START_SESSION,
     SWITCH_TO_ISO15693,
@@ -27,9 +30,6 @@ from tagd.protocols.pcsc_part3 import (
     transceive_command,
     transceive_result,
 )
-from tagd.drivers.sim_world import Field, World
-from tagd.drivers.vpcd_card import ATR, GET_ATR, POWER_OFF, POWER_ON, RESET, VirtualCard
-from tagd.protocols.iso15693 import Command, InventoryResponse, decode_response, get_system_info, inventory
 
 TIMEOUT = 5.0
 SLIX2 = 0xE004010800000000
