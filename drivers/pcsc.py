@@ -27,6 +27,17 @@ from typing import Any, TypeVar
 
 from tagd.drivers.base import DriverError, ReaderLost
 from tagd.drivers.iso15693_host import COLLISION, Iso15693Host, SlotReply
+from tagd.protocols.errors import ProtocolError
+from tagd.protocols.iso15693 import (
+    Inventory,
+    InventoryFlag,
+    Request,
+    append_crc,
+    check_crc,
+    crc16,
+    decode_request,
+    encode_request,
+)
 from tagd.protocols.pcsc_part3 import (
     END_SESSION,
     START_SESSION,
@@ -38,17 +49,6 @@ from tagd.protocols.pcsc_part3 import (
     split_reply,
     transceive_command,
     transceive_result,
-)
-from tagd.protocols.errors import ProtocolError
-from tagd.protocols.iso15693 import (
-    Inventory,
-    InventoryFlag,
-    Request,
-    append_crc,
-    check_crc,
-    crc16,
-    decode_request,
-    encode_request,
 )
 
 T = TypeVar("T")

@@ -25,6 +25,8 @@ import threading
 from collections import deque
 from pathlib import Path
 
+from tagd.drivers.sim_world import Collision, Field, ReaderUnplugged, World
+from tagd.protocols.iso15693 import CrcError, append_crc, check_crc
 from tagd.protocols.pcsc_part3 import (
     CLA,
     INS,
@@ -39,8 +41,6 @@ from tagd.protocols.pcsc_part3 import (
     heard_reply,
     status_reply,
 )
-from tagd.drivers.sim_world import Collision, Field, ReaderUnplugged, World
-from tagd.protocols.iso15693 import CrcError, append_crc, check_crc
 
 POWER_OFF, POWER_ON, RESET, GET_ATR = 0x00, 0x01, 0x02, 0x04
 
