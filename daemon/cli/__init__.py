@@ -4,7 +4,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tagd.daemon.cli import barcode, reader, sim, tag
+from tagd.daemon.cli import barcode, catalog, demo, monitor, reader, run, sim, tag
+from tagd.daemon.config import ConfigError
 from tagd.protocols.errors import ProtocolError
 
 EX_DATAERR = 65
@@ -14,7 +15,7 @@ EX_CONFIG = 78
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tagd", description="ISO 15693 library RFID station daemon")
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
-    for module in (barcode, tag, reader, sim):
+    for module in (barcode, tag, reader, sim, catalog, run, demo, monitor):
         module.register(groups)
     return parser
 
@@ -26,6 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProtocolError as exc:
         print(f"tagd: {exc}", file=sys.stderr)
         return EX_DATAERR
+    except ConfigError as exc:
+        print(f"tagd: {exc}", file=sys.stderr)
+        return EX_CONFIG
     return code
 
 

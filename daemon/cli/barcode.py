@@ -2,49 +2,18 @@
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
 from barcode import get_barcode_class
 from barcode.writer import SVGWriter
 
+from tagd.daemon.colours import css_colour
 from tagd.protocols import nw7
-from tagd.protocols.errors import ProtocolError
 
 EX_CANTCREAT = 73
 LABEL_START, LABEL_STOP = "A", "B"
 """Labels are printed A...B, the start/stop pair the README's scans show, unless NUMBER brings its own."""
-
-CSS_COLOURS = frozenset(
-    (
-        "aliceblue", "antiquewhite", "aqua", "aquamarine", "azure", "beige", "bisque", "black",
-        "blanchedalmond", "blue", "blueviolet", "brown", "burlywood", "cadetblue", "chartreuse",
-        "chocolate", "coral", "cornflowerblue", "cornsilk", "crimson", "cyan", "darkblue", "darkcyan",
-        "darkgoldenrod", "darkgray", "darkgreen", "darkgrey", "darkkhaki", "darkmagenta", "darkolivegreen",
-        "darkorange", "darkorchid", "darkred", "darksalmon", "darkseagreen", "darkslateblue",
-        "darkslategray", "darkslategrey", "darkturquoise", "darkviolet", "deeppink", "deepskyblue",
-        "dimgray", "dimgrey", "dodgerblue", "firebrick", "floralwhite", "forestgreen", "fuchsia",
-        "gainsboro", "ghostwhite", "gold", "goldenrod", "gray", "green", "greenyellow", "grey", "honeydew",
-        "hotpink", "indianred", "indigo", "ivory", "khaki", "lavender", "lavenderblush", "lawngreen",
-        "lemonchiffon", "lightblue", "lightcoral", "lightcyan", "lightgoldenrodyellow", "lightgray",
-        "lightgreen", "lightgrey", "lightpink", "lightsalmon", "lightseagreen", "lightskyblue",
-        "lightslategray", "lightslategrey", "lightsteelblue", "lightyellow", "lime", "limegreen", "linen",
-        "magenta", "maroon", "mediumaquamarine", "mediumblue", "mediumorchid", "mediumpurple",
-        "mediumseagreen", "mediumslateblue", "mediumspringgreen", "mediumturquoise", "mediumvioletred",
-        "midnightblue", "mintcream", "mistyrose", "moccasin", "navajowhite", "navy", "oldlace", "olive",
-        "olivedrab", "orange", "orangered", "orchid", "palegoldenrod", "palegreen", "paleturquoise",
-        "palevioletred", "papayawhip", "peachpuff", "peru", "pink", "plum", "powderblue", "purple",
-        "rebeccapurple", "red", "rosybrown", "royalblue", "saddlebrown", "salmon", "sandybrown", "seagreen",
-        "seashell", "sienna", "silver", "skyblue", "slateblue", "slategray", "slategrey", "snow",
-        "springgreen", "steelblue", "tan", "teal", "thistle", "tomato", "turquoise", "violet", "wheat",
-        "white", "whitesmoke", "yellow", "yellowgreen",
-    )
-)
-"""The 148 CSS Color Module 4 names: a branch's colour may be configured either way."""
-
-_HEX_COLOUR = re.compile(r"#(?:[0-9a-f]{3}){1,2}")
-_BACKGROUND = frozenset({"white", "#fff", "#ffffff"})
 
 
 def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -78,16 +47,6 @@ def label_svg(number: nw7.RegistrationNumber, colour: str) -> bytes:
     code = get_barcode_class("codabar")(number.symbol, writer=writer)
     svg: bytes = code.render({"foreground": colour, "background": "white"}, text=number.item_id)
     return svg
-
-
-def css_colour(value: str) -> str:
-    """A colour SVG understands, lower-cased; a typo must not print a run of labels in black."""
-    colour = value.strip().lower()
-    if not (_HEX_COLOUR.fullmatch(colour) or colour in CSS_COLOURS):
-        raise ProtocolError(f"unknown colour {value!r}: give #rrggbb, #rgb or a CSS name such as darkred")
-    if colour in _BACKGROUND:
-        raise ProtocolError(f"colour {value!r} is the label's background: the bars would be invisible")
-    return colour
 
 
 def _check_digit(args: argparse.Namespace) -> int:

@@ -175,8 +175,12 @@ def _dump_lines(found: TagReport) -> list[str]:
         lines.append(f"  system info   n/a: {found.info_error}")
     else:
         memory = "n/a" if info.block_count is None else f"{info.block_count} blocks of {info.block_size} B"
-        lines += [f"  DSFID         {_hex(info.dsfid)}", f"  AFI           {_hex(info.afi)}",
-                  f"  memory        {memory}", f"  IC reference  {_hex(info.ic_reference)}"]
+        lines += [
+            f"  DSFID         {_hex(info.dsfid)}",
+            f"  AFI           {_hex(info.afi)}",
+            f"  memory        {memory}",
+            f"  IC reference  {_hex(info.ic_reference)}",
+        ]
     eas = "n/a" if found.eas is None else ("set" if found.eas else "not set")
     lines.append(f"  EAS           {eas}" + (f" ({found.eas_note})" if found.eas_note else ""))
     lines += [f"  note          {note}" for note in found.notes]
@@ -208,8 +212,9 @@ def _dump_json(found: TagReport) -> dict[str, object]:
     info = found.info
     document = _summary_json(found)
     document["chip"] = found.chip
-    document["system_info"] = None if info is None else {f.name: getattr(info, f.name) for f in fields(info)
-                                                         if f.name != "uid"}
+    document["system_info"] = (
+        None if info is None else {f.name: getattr(info, f.name) for f in fields(info) if f.name != "uid"}
+    )
     document["system_info_error"] = found.info_error
     document["blocks"] = None if found.blocks is None else [block.hex().upper() for block in found.blocks]
     document["blocks_error"] = found.blocks_error

@@ -136,4 +136,3 @@ async def eas_state(reader: Reader, uid: int, field_uids: list[int] | None) -> t
     except DriverError as exc:
         return None, _reason(exc)
     return None, "this reader asks the whole field, and the tag is not alone in it"
-
