@@ -1,0 +1,132 @@
+"""`tagd catalog ...`: load a delivery list (図書原簿) into the station catalog, and look items up.
+
+The database is --db, or the catalog of --config (default /etc/tagd/tagd.toml), whose barcode scheme and
+set-price rule the import follows. Exit codes: 65 a bad list (every bad row on stderr, nothing imported),
+66 the list cannot be read, 73 the catalog cannot be opened, 78 a bad configuration.
+"""
+
+import argparse
+import codecs
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from tagd.daemon.catalog import Catalog, CatalogError, ImportResult, import_file
+from tagd.daemon.config import DEFAULT_PATH, Config, ConfigError, load_config
+from tagd.daemon.delivery import DeliveryListError
+
+EX_DATAERR = 65
+EX_NOINPUT = 66
+EX_CANTCREAT = 73
+EX_CONFIG = 78
+NOT_FOUND = 1
+_SHOWN_LINES = 10
+
+
+def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = groups.add_parser("catalog", help="the station catalog: delivery lists (図書原簿) and look-ups")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    load = commands.add_parser("import", help="load a delivery list CSV; any bad row and nothing is imported")
+    load.add_argument("file", type=Path, help="the delivery list (CSV, UTF-8 or Shift_JIS/CP932)")
+    load.add_argument("--encoding", type=_codec, help="the file's encoding, when detection gets it wrong")
+    load.add_argument("--update", action="store_true", help="replace items already in the catalog")
+    _where(load)
+    load.set_defaults(handler=_import)
+
+    show = commands.add_parser("lookup", help="print an item of the catalog as JSON (exit 1: not there)")
+    show.add_argument("item_id", help="the registration number with its check digit")
+    _where(show)
+    show.set_defaults(handler=_lookup)
+
+
+def _where(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help=f"the tagd configuration (default {DEFAULT_PATH})")
+    parser.add_argument("--db", type=Path, help="the catalog database, instead of the configuration's")
+
+
+def _codec(name: str) -> str:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {name!r} (e.g. utf-8, cp932)") from None
+
+
+def _config(args: argparse.Namespace) -> Config | None:
+    """The configuration, unless --db alone says where the catalog is (then the defaults apply)."""
+    if args.db is not None and args.config is None:
+        return None
+    return load_config(args.config or DEFAULT_PATH)
+
+
+def _database(args: argparse.Namespace, config: Config | None) -> Path:
+    if args.db is not None:
+        return Path(args.db)
+    assert config is not None, "_config reads a configuration whenever --db is not given"
+    return config.catalog_path
+
+
+def _import(args: argparse.Namespace) -> int:
+    try:
+        config = _config(args)
+        with Catalog(_database(args, config)) as catalog:
+            result = import_file(
+                catalog,
+                args.file,
+                update=args.update,
+                encoding=args.encoding,
+                scheme=config.barcode.scheme if config else "m10w21",
+                length=config.barcode.length if config else 8,
+                remainder=config.catalog.set_remainder if config else "first",
+            )
+            total = len(catalog)
+    except ConfigError as exc:
+        return _fail(str(exc), EX_CONFIG)
+    except CatalogError as exc:
+        return _fail(str(exc), EX_CANTCREAT)
+    except OSError as exc:
+        return _fail(f"{args.file}: cannot read: {exc.strerror}", EX_NOINPUT)
+    except DeliveryListError as exc:
+        for problem in exc.problems:
+            where = f"{args.file}:{problem.line}" if problem.line else f"{args.file}"
+            print(f"tagd: {where}: {problem.message}", file=sys.stderr)
+        return _fail(f"{args.file}: {len(exc.problems)} problem(s); nothing imported", EX_DATAERR)
+    _report(args.file, result, total)
+    return 0
+
+
+def _report(path: Path, result: ImportResult, total: int) -> None:
+    for warning in result.warnings:
+        print(f"tagd: {path}:{warning.line}: warning: {warning.message}", file=sys.stderr)
+    reasons: dict[str, list[int]] = {}
+    for line, reason in result.ask_librarian:
+        reasons.setdefault(reason, []).append(line)
+    for reason, lines in sorted(reasons.items()):
+        shown = ", ".join(map(str, lines[:_SHOWN_LINES])) + (", ..." if len(lines) > _SHOWN_LINES else "")
+        print(
+            f"tagd: {path}: {len(lines)} item(s) will need a librarian at the desk: {reason} (lines {shown})",
+            file=sys.stderr,
+        )
+    counts = f"{result.added} added, {result.replaced} replaced ({result.encoding})"
+    print(f"{path}: {counts}; {total} in the catalog")
+
+
+def _lookup(args: argparse.Namespace) -> int:
+    try:
+        config = _config(args)
+        with Catalog(_database(args, config)) as catalog:
+            item = catalog.lookup(args.item_id)
+    except ConfigError as exc:
+        return _fail(str(exc), EX_CONFIG)
+    except CatalogError as exc:
+        return _fail(str(exc), EX_CANTCREAT)
+    if item is None:
+        return _fail(f"{args.item_id} is not in the catalog", NOT_FOUND)
+    print(json.dumps(asdict(item), ensure_ascii=False))
+    return 0
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"tagd: {message}", file=sys.stderr)
+    return code
