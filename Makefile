@@ -8,7 +8,7 @@ PY_SOURCES := daemon drivers protocols
 
 .PHONY: run test lint typecheck unit deps venv bench fuzz clean
 
-run: venv
+run: deps venv
 	$(BIN)/tagd demo
 
 test: deps venv lint typecheck unit

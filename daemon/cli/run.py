@@ -1,0 +1,65 @@
+"""`tagd run --config FILE [--mqtt-url URL]`: the daemon, as systemd starts it.
+
+A configuration that cannot be used prints one line per problem on stderr and exits 78 before anything
+starts; a delivery list (catalog.load) with bad rows exits 65, one that cannot be read 66, an outbox or
+catalog database that cannot be opened 73. Otherwise it runs until SIGTERM or SIGINT and exits 0 after a
+clean shutdown.
+"""
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from tagd.daemon.catalog import CatalogError
+from tagd.daemon.config import DEFAULT_PATH, Config, ConfigError, load_config
+from tagd.daemon.delivery import DeliveryListError
+from tagd.daemon.outbox import OutboxError
+
+EX_OK = 0
+EX_DATAERR = 65
+EX_NOINPUT = 66
+EX_CANTCREAT = 73
+EX_CONFIG = 78
+
+
+def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = groups.add_parser("run", help="run the stations of a configuration until SIGTERM")
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_PATH, help=f"the tagd configuration (default {DEFAULT_PATH})"
+    )
+    parser.add_argument(
+        "--mqtt-url", metavar="URL", help="the broker, instead of the configuration's mqtt.url"
+    )
+    parser.set_defaults(handler=_run)
+
+
+def load(path: Path, mqtt_url: str | None) -> Config:
+    """The configuration with the command line's overrides on top."""
+    overrides = {"mqtt": {"url": mqtt_url}} if mqtt_url is not None else None
+    return load_config(path, overrides)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tagd.daemon.app import run_app  # noqa: PLC0415 - the daemon's imports are for `run` alone
+
+    try:
+        config = load(args.config, args.mqtt_url)
+    except ConfigError as exc:
+        lines = [str(exc)] if len(exc.problems) == 1 else [f"{args.config}: {p}" for p in exc.problems]
+        for line in lines:
+            print(f"tagd: {line}", file=sys.stderr)
+        return EX_CONFIG
+    try:
+        asyncio.run(run_app(config))
+    except DeliveryListError as exc:
+        for problem in exc.problems:
+            print(f"tagd: {config.catalog.load}: {problem}", file=sys.stderr)
+        return EX_DATAERR
+    except OSError as exc:
+        print(f"tagd: {exc}", file=sys.stderr)
+        return EX_NOINPUT
+    except (OutboxError, CatalogError) as exc:
+        print(f"tagd: {exc}", file=sys.stderr)
+        return EX_CANTCREAT
+    return EX_OK

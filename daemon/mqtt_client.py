@@ -1,0 +1,162 @@
+"""MQTT settings and the aiomqtt client tagd connects with: MQTT 5 or 3.1.1, TLS, credentials, a will.
+
+`AckingClient.publish_acked` exists because aiomqtt's `publish` returns on PUBACK but drops the PUBACK's
+reason code: an MQTT 5 broker refuses a publish it may not accept (e.g. an ACL denial, 0x87) with a
+PUBACK all the same, and deleting such an event from the outbox would lose it without a word. It also
+avoids `asyncio.wait_for`, which in Python 3.11 can swallow a cancellation that races with the result
+and so leave a cancelled task waiting for ever; callers bound it with `asyncio.timeout` instead.
+"""
+
+import asyncio
+import random
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+
+import aiomqtt
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+CLOUDEVENTS_JSON = "application/cloudevents+json; charset=utf-8"
+"""The MQTT 5 Content Type of a structured-mode CloudEvent (CloudEvents MQTT binding §3.2.1)."""
+
+
+class TlsSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ca_file: Path | None = Field(default=None, description="CA certificates (PEM); none: the system's")
+    cert_file: Path | None = Field(
+        default=None, description="client certificate (PEM), if the broker wants one"
+    )
+    key_file: Path | None = Field(default=None, description="its private key (PEM)")
+    check_hostname: bool = True
+
+
+class MqttSettings(BaseModel):
+    """What the link needs to connect; the daemon fills it from the `[mqtt]` config section."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    protocol: Literal["5", "3.1.1"] = "5"
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: TlsSettings | None = None
+    topic_prefix: str = Field(default="tagd", pattern=r"^[^/+#\s]+(/[^/+#\s]+)*$")
+    client_id: str = Field(
+        default="tagd",
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="each station connects as {client_id}-{station}",
+    )
+    keepalive: int = Field(default=30, ge=5, le=3600)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    reconnect_min_seconds: float = Field(default=0.5, gt=0, description="first delay; doubles up to the max")
+    reconnect_max_seconds: float = Field(default=30.0, gt=0)
+    inflight: int = Field(
+        default=64, ge=1, le=1000, description="events published and awaiting PUBACK, at most"
+    )
+    replay_window_seconds: float = Field(
+        default=5.0, ge=0, description="events acknowledged this long before a disconnection are sent again"
+    )
+
+
+def tls_context(tls: TlsSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    if tls.cert_file is not None:
+        context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+    context.check_hostname = tls.check_hostname
+    return context
+
+
+def publish_properties(settings: MqttSettings, content_type: str) -> Properties | None:
+    if settings.protocol != "5":
+        return None
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties.ContentType = content_type
+    return properties
+
+
+class PublishRefused(aiomqtt.MqttError):
+    """The broker answered a publish with a failure reason code (MQTT 5): the event stays stored."""
+
+
+class AckingClient(aiomqtt.Client):
+    """aiomqtt's client, plus a QoS 1 publish that returns the PUBACK reason code (see the module doc)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acks: dict[int, asyncio.Future[ReasonCode]] = {}
+
+    async def publish_acked(
+        self, topic: str, payload: bytes, properties: Properties | None, *, retain: bool = False
+    ) -> None:
+        """Publish at QoS 1 and return once the broker has acknowledged it; raise PublishRefused if the
+        broker refused it. Publishes start in call order, so several may be in flight in order."""
+        info = self._client.publish(topic, payload, qos=1, retain=retain, properties=properties)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise aiomqtt.MqttCodeError(info.rc, f"could not publish to {topic}")
+        acked: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
+        self._acks[info.mid] = acked
+        try:
+            code = await acked
+        finally:
+            self._acks.pop(info.mid, None)
+        if code.is_failure:
+            raise PublishRefused(f"the broker refused a publish to {topic}: {code} ({code.value:#04x})")
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        try:
+            await super().__aexit__(*exc_info)
+        finally:
+            lost = self._disconnected
+            if lost.done() and not lost.cancelled():
+                lost.exception()  # the session has already reported why it ended; no "never retrieved" noise
+
+    def _on_publish(
+        self, client: paho.Client, userdata: Any, mid: int, reason_code: ReasonCode, properties: Properties
+    ) -> None:
+        acked = self._acks.pop(mid, None)
+        if acked is not None and not acked.done():
+            acked.set_result(reason_code)
+        super()._on_publish(client, userdata, mid, reason_code, properties)
+
+
+def make_client(settings: MqttSettings, *, client_id: str, will: aiomqtt.Will) -> AckingClient:
+    """A fresh client for one connection: a clean session, as the outbox (not the broker) keeps state."""
+    v5 = settings.protocol == "5"
+    return AckingClient(
+        settings.host,
+        settings.port,
+        identifier=client_id,
+        username=settings.username,
+        password=settings.password.get_secret_value() if settings.password else None,
+        protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+        will=will,
+        clean_session=None if v5 else True,
+        clean_start=True if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
+        keepalive=settings.keepalive,
+        timeout=settings.connect_timeout_seconds,
+        max_inflight_messages=settings.inflight,
+        tls_context=tls_context(settings.tls) if settings.tls else None,
+    )
+
+
+class Backoff:
+    """Reconnect delays: doubling from the minimum to the cap, each drawn from its upper half (jitter),
+    so stations that lost the same broker do not all come back at the same instant."""
+
+    def __init__(self, minimum: float, maximum: float) -> None:
+        self.minimum, self.maximum = minimum, max(minimum, maximum)
+        self._attempt = 0
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+    def next(self) -> float:
+        ceiling = min(self.maximum, self.minimum * 2 ** min(self._attempt, 32))
+        self._attempt += 1
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography

@@ -1,0 +1,335 @@
+"""The durable outbox: every event is in SQLite before anyone is told it happened, until the broker has it.
+
+SQLite runs in WAL mode on one dedicated thread, so the event loop never waits on the disk and no two
+threads share the connection. Appends and acks made in the same loop tick are written in one transaction
+(group commit), so a burst of events costs one commit, not one per event. With `synchronous = "full"`
+each commit is fsynced and survives a power cut; "normal" survives a crash of tagd, not of the machine,
+and is faster (docs/reliability.md has the figures).
+
+The outbox is bounded (events and payload bytes). When full, or when the disk is, `append` raises
+`OutboxFull`: an event is never dropped without its caller knowing, and `full` is shown in the status.
+"""
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from os import urandom
+from pathlib import Path
+from typing import Literal, ParamSpec, TypeVar
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field
+
+from tagd.protocols.events import Envelope, EventData, EventIds, envelope
+
+log = structlog.get_logger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    station TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_by_station ON outbox (station, seq);
+"""
+# AUTOINCREMENT: a seq is never reused, even after every row is deleted, so a publisher's cursor is safe.
+
+
+class OutboxSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path = Path("/var/lib/tagd/outbox.sqlite")
+    max_events: int = Field(
+        default=100_000, ge=1, description="events stored and not yet acknowledged, at most"
+    )
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="their payload bytes, at most")
+    synchronous: Literal["full", "normal"] = Field(
+        default="full",
+        description="full: fsync every commit (survives a power cut); normal: survives a crash",
+    )
+
+
+class OutboxError(Exception):
+    """The outbox cannot store events (disk I/O error, unreadable database): the message says which."""
+
+
+class OutboxFull(OutboxError):  # noqa: N818 - the name the contract and the stations use
+    """An event was refused because the outbox, or the disk under it, is full. `reason` says which."""
+
+    def __init__(self, reason: Literal["max_events", "max_bytes", "disk_full"], message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    seq: int
+    station: str
+    event_id: str
+    kind: str
+    payload: bytes
+
+
+_Row = tuple[str, str, str, bytes]
+
+
+@dataclass(slots=True)
+class _Append:
+    station: str
+    event_id: str
+    kind: str
+    payload: bytes
+    done: "asyncio.Future[int]"
+
+
+class Outbox:
+    """Open with `await Outbox.open(settings)`; close with `await outbox.close()`."""
+
+    def __init__(self, settings: OutboxSettings, executor: ThreadPoolExecutor, depth: int, size: int) -> None:
+        self.settings = settings
+        self._executor = executor
+        self._db: sqlite3.Connection | None = None
+        self._depth, self._bytes = depth, size
+        self._queued_appends: list[_Append] = []
+        self._queued_acks: list[tuple[Sequence[int], asyncio.Future[None]]] = []
+        self._reserved_events = self._reserved_bytes = 0
+        self._writer: asyncio.Task[None] | None = None
+        self._full: OutboxFull | None = None
+        self._watchers: list[Callable[[], None]] = []
+        self._signals: dict[str, asyncio.Event] = {}
+        self._empty = asyncio.Event()
+
+    @classmethod
+    async def open(cls, settings: OutboxSettings) -> "Outbox":
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagd-outbox")
+        outbox = cls(settings, executor, 0, 0)
+        try:
+            outbox._depth, outbox._bytes = await outbox._run(outbox._connect)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        if outbox._depth == 0:
+            outbox._empty.set()
+        return outbox
+
+    @property
+    def depth(self) -> int:
+        """Events stored and not yet acknowledged by the broker."""
+        return self._depth
+
+    @property
+    def size(self) -> int:
+        """Their payload bytes."""
+        return self._bytes
+
+    @property
+    def full(self) -> bool:
+        """An append was refused, and no ack or successful write has made room since."""
+        return self._full is not None
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """`callback()` runs in the event loop whenever `full` changes."""
+        self._watchers.append(callback)
+
+    async def drained(self) -> None:
+        """Return once every stored event has been acknowledged (e.g. before a planned shutdown)."""
+        await self._empty.wait()
+
+    def signal(self, station: str) -> asyncio.Event:
+        """Set whenever events of `station` are committed: its publisher waits on it."""
+        return self._signals.setdefault(station, asyncio.Event())
+
+    async def append(self, event: Envelope) -> int:
+        """Store `event`; when this returns, it is committed (durable per `synchronous`). Returns its seq.
+
+        Raises OutboxFull when there is no room, OutboxError when the database cannot be written.
+        """
+        payload = event.to_json()
+        self._reserve(len(payload))
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queued_appends.append(_Append(event.station, event.id, event.short_type, payload, done))
+        self._start_writer()
+        return await done
+
+    async def ack(self, seqs: Sequence[int]) -> None:
+        """Delete events the broker has acknowledged (PUBACK)."""
+        if not seqs:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued_acks.append((seqs, done))
+        self._start_writer()
+        await done
+
+    async def pending(
+        self, station: str | None = None, *, after: int = 0, limit: int = 100
+    ) -> list[StoredEvent]:
+        """Stored events of `station` (all when None) with seq > `after`, oldest first."""
+        return await self._run(self._select, station, after, limit)
+
+    async def close(self) -> None:
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+        if self._db is not None:
+            await self._run(self._db.close)
+        self._executor.shutdown(wait=True)
+
+    def _reserve(self, size: int) -> None:
+        events, total = self._depth + self._reserved_events, self._bytes + self._reserved_bytes
+        refusal = None
+        if events + 1 > self.settings.max_events:
+            refusal = OutboxFull("max_events", f"outbox full: {events} events are waiting for the broker")
+        elif total + size > self.settings.max_bytes:
+            refusal = OutboxFull("max_bytes", f"outbox full: {total} bytes are waiting for the broker")
+        if refusal is not None:
+            self._set_full(refusal)
+            raise refusal
+        if self._full is not None and self._full.reason != "disk_full":
+            self._set_full(None)
+        self._reserved_events += 1
+        self._reserved_bytes += size
+
+    def _set_full(self, refusal: OutboxFull | None) -> None:
+        was = self._full is not None
+        self._full = refusal
+        if was != (refusal is not None):
+            log.warning("outbox.full" if refusal else "outbox.room", reason=refusal and refusal.reason)
+            for callback in self._watchers:
+                callback()
+
+    def _start_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_batches())
+
+    async def _write_batches(self) -> None:
+        """Group commit: whatever was queued by the time the thread is free goes into one transaction."""
+        await asyncio.sleep(0)
+        while self._queued_appends or self._queued_acks:
+            appends, self._queued_appends = self._queued_appends, []
+            acks, self._queued_acks = self._queued_acks, []
+            rows = [(a.station, a.event_id, a.kind, a.payload) for a in appends]
+            deletes = sorted({seq for seqs, _ in acks for seq in seqs})
+            self._reserved_events -= len(appends)
+            self._reserved_bytes -= sum(len(a.payload) for a in appends)
+            try:
+                seqs, depth, size = await self._run(self._commit, rows, deletes)
+            except OutboxError as exc:
+                if isinstance(exc, OutboxFull):
+                    self._set_full(exc)
+                for item in appends:
+                    _settle(item.done, exc)
+                for _, done in acks:
+                    _settle(done, exc)
+                continue
+            self._depth, self._bytes = depth, size
+            if depth == 0:
+                self._empty.set()
+            else:
+                self._empty.clear()
+            for item, seq in zip(appends, seqs, strict=True):
+                _settle(item.done, seq)
+                self.signal(item.station).set()
+            for _, done in acks:
+                _settle(done, None)
+            room = self._depth < self.settings.max_events and self._bytes < self.settings.max_bytes
+            if self._full is not None and (deletes or appends) and room:
+                self._set_full(None)
+
+    async def _run(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: func(*args, **kwargs))
+
+    # The methods below run on the outbox thread only.
+
+    def _connect(self) -> tuple[int, int]:
+        path = self.settings.path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA synchronous = {self.settings.synchronous.upper()}")
+            db.execute("PRAGMA journal_size_limit = 4194304")
+            db.executescript(_SCHEMA)
+            count = "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+            depth, size = db.execute(count).fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            raise OutboxError(f"cannot open the outbox {path}: {exc}") from exc
+        self._db = db
+        return int(depth), int(size)
+
+    def _commit(self, rows: list[_Row], deletes: list[int]) -> tuple[list[int], int, int]:
+        db = self._db
+        assert db is not None
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                delete = "DELETE FROM outbox WHERE seq = ? RETURNING LENGTH(payload)"
+                freed = [found[0] for seq in deletes for found in db.execute(delete, (seq,))]
+                insert = "INSERT INTO outbox (station, event_id, kind, payload) VALUES (?, ?, ?, ?)"
+                seqs = [db.execute(insert, row).lastrowid or 0 for row in rows]
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _storage_error(exc) from exc
+        depth = self._depth + len(rows) - len(freed)
+        return seqs, depth, self._bytes + sum(len(row[3]) for row in rows) - sum(freed)
+
+    def _select(self, station: str | None, after: int, limit: int) -> list[StoredEvent]:
+        db = self._db
+        assert db is not None
+        where, args = ("station = ? AND seq > ?", (station, after)) if station else ("seq > ?", (after,))
+        rows = db.execute(
+            f"SELECT seq, station, event_id, kind, payload FROM outbox WHERE {where} ORDER BY seq LIMIT ?",  # noqa: S608
+            (*args, limit),
+        ).fetchall()
+        return [StoredEvent(*row) for row in rows]
+
+
+def _storage_error(exc: sqlite3.Error) -> OutboxError:
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return OutboxFull("disk_full", f"outbox full: the disk is full ({exc})")
+    return OutboxError(f"outbox write failed: {exc}")
+
+
+def _settle(future: "asyncio.Future[T]", outcome: T | BaseException) -> None:
+    """Waiters may have been cancelled; the write stands either way."""
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+class Reporter:
+    """What a station holds to report: it wraps an event in its envelope and stores it durably.
+
+    `emit` returns once the event is committed; the station's MQTT link publishes it from there.
+    """
+
+    _ids = EventIds()
+
+    def __init__(self, outbox: Outbox, *, station: str, library: str) -> None:
+        self.outbox = outbox
+        self.station = station
+        self.library = library
+
+    async def emit(self, data: EventData) -> Envelope:
+        """Raises OutboxFull (with its reason) when the event cannot be stored: refuse the work then."""
+        now_ns = time.time_ns()
+        now_ms = now_ns // 1_000_000
+        at = datetime.fromtimestamp(now_ms // 1000, UTC).replace(microsecond=now_ms % 1000 * 1000)
+        event_id = self._ids.next(now_ms, urandom(8))
+        event = envelope(data, station=self.station, library=self.library, event_id=event_id, time=at)
+        await self.outbox.append(event)
+        return event

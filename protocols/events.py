@@ -1,0 +1,521 @@
+"""The events tagd reports, as values, and their CloudEvents 1.0 envelope (structured JSON).
+
+The models are the contract: docs/events.md is generated from them, and the daemon builds every payload
+through them, so an event that does not match its documentation cannot be published. No I/O here; the
+clock and the randomness for event ids are passed in.
+"""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
+
+from tagd.protocols.iso28560 import DataModel
+from tagd.protocols.nw7 import BarcodeReason
+from tagd.protocols.tagtypes import Placement, ProtectiveCover, Reason, TagProduct
+
+TYPE_PREFIX = "jp.tagd."
+SOURCE_PREFIX = "tagd/"
+
+ItemId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{9}$"),
+    Field(description="registration number with its check digit: 9 digits"),
+]
+Uid = Annotated[
+    str,
+    StringConstraints(pattern=r"^E0[0-9A-F]{14}$"),
+    Field(description="tag UID: 16 upper-case hex digits, most significant byte first"),
+]
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+"""Station and reader names: safe inside an MQTT topic (no '/', '+' or '#')."""
+LibraryCode = Annotated[str, StringConstraints(min_length=1, max_length=32), Field(description="branch code")]
+ReaderName = Annotated[Name, Field(description="the station's name for the reader, scanner or card reader")]
+Text = Annotated[str, StringConstraints(max_length=500)]
+Ref = Annotated[str, StringConstraints(pattern=r"^[!-~]{1,64}$")]
+"""Identifiers from the circulation system (hold, patron, set, group): printable ASCII, no spaces."""
+HoldId = Annotated[Ref, Field(description="the circulation system's id of the hold")]
+PatronRef = Annotated[Ref, Field(description="opaque patron token from the holds feed; never a name")]
+SetId = Annotated[Ref, Field(description="for a set hold: the set")]
+GroupId = Annotated[Ref, Field(description="for a group hold: the group")]
+Position = Annotated[int, Field(ge=1, description="for a set hold: this volume's place in the order")]
+Url = Annotated[Text, Field(description="the device's driver URL, as configured")]
+RequestId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$"),
+    Field(description="the command's request_id (letters, digits, . _ : -); it names the reply topic"),
+]
+
+
+class Model(BaseModel):
+    """Frozen and strict about unknown keys, so a typo in a field name fails where it is made."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Role(StrEnum):
+    ENCODER = "encoder"
+    CHECKOUT = "checkout"
+    GATE = "gate"
+    CHECKIN = "checkin"
+
+
+class RejectReason(StrEnum):
+    """Why an item was not encoded; `REJECT_REASON_TEXTS` says it for people (and docs/events.md)."""
+
+    ASK_LIBRARIAN = "ask_librarian"
+    WRONG_TAG_TYPE = "wrong_tag_type"
+    TAG_IN_USE = "tag_in_use"
+    NO_TAG = "no_tag"
+    SEVERAL_TAGS = "several_tags"
+    UNKNOWN_TAG = "unknown_tag"
+    WRITE_FAILED = "write_failed"
+    VERIFY_FAILED = "verify_failed"
+    TAG_LOST = "tag_lost"
+    READER_LOST = "reader_lost"
+    BAD_BARCODE = "bad_barcode"
+    UNKNOWN_ITEM = "unknown_item"
+    SUPERSEDED = "superseded"
+
+
+REJECT_REASON_TEXTS: dict[RejectReason, str] = {
+    RejectReason.ASK_LIBRARIAN: "the tag rule cannot decide (rule_reason): a librarian must say which tag",
+    RejectReason.WRONG_TAG_TYPE: "the tag on the pad is not the product the rule requires (required/found)",
+    RejectReason.TAG_IN_USE: "the tag carries another item (existing_item_id); cmd/encode force overwrites",
+    RejectReason.NO_TAG: "no tag came onto the pad in time",
+    RejectReason.SEVERAL_TAGS: "more than one tag is on the pad: encode one at a time",
+    RejectReason.UNKNOWN_TAG: "no tag profile recognises the tag (see detail)",
+    RejectReason.WRITE_FAILED: "the tag refused a write or a lock (see detail)",
+    RejectReason.VERIFY_FAILED: "the read-back differs from what was written",
+    RejectReason.TAG_LOST: "the tag left the field mid-write and did not come back in time",
+    RejectReason.READER_LOST: "the reader went away during the encoding",
+    RejectReason.BAD_BARCODE: "the scan is not a valid registration number (barcode_reason, raw)",
+    RejectReason.UNKNOWN_ITEM: "the item is not in the station catalog and no cmd/encode named it",
+    RejectReason.SUPERSEDED: "a newer scan or command replaced this one before a tag was written",
+}
+
+
+class TagContent(StrEnum):
+    """What a detected tag holds."""
+
+    ITEM = "item"
+    BLANK = "blank"
+    FOREIGN = "foreign"
+    UNREADABLE = "unreadable"
+
+
+class DetectedBy(StrEnum):
+    AFI = "afi"
+    EAS = "eas"
+
+
+class Notify(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    NONE = "none"
+
+
+class HoldType(StrEnum):
+    SINGLE = "single"
+    SET = "set"
+    GROUP = "group"
+
+
+class DeferReason(StrEnum):
+    SET_ORDER = "set_order"
+    GROUP_FILLED = "group_filled"
+
+
+class EventData(Model):
+    """An event's `data`. `TYPE` is the short type (topic suffix); the envelope's type adds `jp.tagd.`."""
+
+    TYPE: ClassVar[str]
+
+    def subject(self) -> str | None:
+        """The CloudEvents `subject`: the item when known, else the tag, so consumers can filter on it."""
+        item_id = getattr(self, "item_id", None)
+        uid = getattr(self, "uid", None)
+        return item_id if isinstance(item_id, str) else uid if isinstance(uid, str) else None
+
+
+class ItemDetected(EventData):
+    """A tag came onto the station's pad or field (debounced): what it is and what it carries."""
+
+    TYPE = "item.detected"
+    reader: ReaderName
+    uid: Uid
+    content: TagContent = Field(description="item; blank; foreign (another data model or id); unreadable")
+    item_id: ItemId | None = None
+    product: TagProduct | None = Field(default=None, description="the product its tag profile names, if any")
+    profile: Text | None = Field(default=None, description="the tag profile that recognised it")
+    isil: Text | None = Field(default=None, description="owner library ISIL from the tag")
+    part: int = Field(default=1, ge=1, description="this part's number in a multi-part item")
+    parts: int = Field(default=1, ge=1, description="parts in the item")
+    secured: bool | None = Field(default=None, description="AFI/EAS say the item is secured (not on loan)")
+
+
+class ItemRemoved(EventData):
+    """A tag left the pad (debounced)."""
+
+    TYPE = "item.removed"
+    reader: ReaderName
+    uid: Uid
+    item_id: ItemId | None = None
+
+
+class ItemEncoded(EventData):
+    """The tag was written, locked as its profile says, read back and verified."""
+
+    TYPE = "item.encoded"
+    item_id: ItemId
+    uid: Uid
+    product: TagProduct | None = Field(description="the tag product written (null for a plain chip profile)")
+    profile: Text = Field(description="the tag profile used")
+    data_model: DataModel = Field(description="the data model written, from the tag profile")
+    rule_reason: Reason = Field(description="why the tag rule chose this product")
+    placement: Placement | None = Field(default=None, description="where the tag goes on the item")
+    cover: ProtectiveCover | None = Field(default=None, description="film or seal over the tag")
+    already: bool = Field(default=False, description="the tag already carried this item: nothing was written")
+    forced: bool = Field(default=False, description="another item's data was overwritten on command (force)")
+    request_id: RequestId | None = Field(
+        default=None, description="the cmd/encode this answers; null after a scan"
+    )
+    title: Text | None = Field(default=None, description="from the station catalog, when known")
+
+
+class ItemEncodeRejected(EventData):
+    """Nothing usable was written; `reason` says why and what the desk should do."""
+
+    TYPE = "item.encode_rejected"
+    reason: RejectReason
+    detail: Text = Field(description="one line for the person at the desk")
+    item_id: ItemId | None = None
+    uid: Uid | None = None
+    request_id: RequestId | None = Field(
+        default=None, description="the cmd/encode this answers; null after a scan"
+    )
+    rule_reason: Reason | None = Field(
+        default=None, description="for ask_librarian: why the rule could not decide"
+    )
+    required: TagProduct | None = Field(
+        default=None, description="for wrong_tag_type: the product the rule requires"
+    )
+    found: TagProduct | None = Field(default=None, description="for wrong_tag_type: the product on the pad")
+    existing_item_id: Text | None = Field(
+        default=None, description="for tag_in_use: the item already on the tag"
+    )
+    barcode_reason: BarcodeReason | None = Field(default=None, description="for bad_barcode")
+    raw: Text | None = Field(default=None, description="for bad_barcode: the scan as read")
+
+
+class BarcodeScanned(EventData):
+    """A barcode scan at the station, valid or not (an invalid one has `reason`)."""
+
+    TYPE = "barcode.scanned"
+    scanner: ReaderName
+    raw: Text = Field(description="the scan as read, normalised (NFKC, stripped)")
+    item_id: ItemId | None = Field(
+        default=None, description="the registration number, when the scan is valid"
+    )
+    reason: BarcodeReason | None = Field(default=None, description="why the scan is not valid")
+    detail: Text | None = Field(default=None, description="why, in words")
+
+
+class SecurityChanged(EventData):
+    """An item's security (AFI and EAS) was set or cleared and read back."""
+
+    TYPE = "security.changed"
+    reader: ReaderName
+    uid: Uid
+    item_id: ItemId | None = None
+    secured: bool = Field(description="true: secured; false: released for loan")
+    afi: int = Field(ge=0, le=255, description="the AFI now on the tag")
+    eas: bool = Field(description="the EAS bit now on the tag")
+    request_id: RequestId | None = Field(
+        default=None, description="the cmd/security that asked for it, if any"
+    )
+
+
+class GateAlarm(EventData):
+    """A secured item passed the gate. Repeats for the same tag are suppressed for a set time."""
+
+    TYPE = "gate.alarm"
+    reader: ReaderName
+    uid: Uid | None = Field(default=None, description="null when only the EAS alarm answered")
+    item_id: ItemId | None = None
+    detected_by: DetectedBy = Field(
+        description="afi: found by the AFI-filtered inventory; eas: EAS alarm only"
+    )
+
+
+class SetIncomplete(EventData):
+    """A multi-part item is on the pad with parts missing."""
+
+    TYPE = "set.incomplete"
+    reader: ReaderName
+    item_id: ItemId
+    parts: int = Field(ge=2, description="parts in the item")
+    present: list[int] = Field(description="part numbers on the pad")
+    missing: list[int] = Field(description="part numbers not on the pad")
+
+
+class HoldArrived(EventData):
+    """A held item was identified at its pickup library: tell the patron, start the hold-shelf clock."""
+
+    TYPE = "hold.arrived"
+    item_id: ItemId
+    uid: Uid | None = None
+    hold_id: HoldId
+    patron_ref: PatronRef
+    pickup_library: LibraryCode
+    notify: Notify = Field(description="how the patron is told: by e-mail, by phone, or not (watches online)")
+    hold_type: HoldType = Field(description="single; set (volumes in order); group (any one member fills it)")
+    memo: Text | None = Field(
+        default=None, description="the patron's hold memo, for staff now the item is secured"
+    )
+    set_id: SetId | None = None
+    position: Position | None = None
+    group_id: GroupId | None = None
+    placed_at: AwareDatetime = Field(description="when the patron placed the hold")
+    shelf_until: date = Field(description="last day on the hold shelf (hold-shelf days from today)")
+
+
+class HoldTransit(EventData):
+    """A held item was identified at another library: send it to the pickup library."""
+
+    TYPE = "hold.transit"
+    item_id: ItemId
+    uid: Uid | None = None
+    hold_id: HoldId
+    patron_ref: PatronRef
+    pickup_library: LibraryCode
+
+
+class HoldDeferred(EventData):
+    """A held item was identified but cannot fill its hold yet (set order) or any more (group filled)."""
+
+    TYPE = "hold.deferred"
+    item_id: ItemId
+    uid: Uid | None = None
+    hold_id: HoldId
+    patron_ref: PatronRef
+    reason: DeferReason = Field(description="set_order: an earlier volume is due first; group_filled: done")
+    set_id: SetId | None = None
+    position: Position | None = None
+    waiting_for: int | None = Field(
+        default=None, ge=1, description="for set_order: the set position due first"
+    )
+    group_id: GroupId | None = None
+
+
+class PatronCard(EventData):
+    """A patron card was read. Only the card number: tagd knows no patron."""
+
+    TYPE = "patron.card"
+    reader: ReaderName
+    card_id: Ref = Field(description="the card number as read")
+
+
+class ReaderConnected(EventData):
+    """A reader, scanner or card reader is working (at start and after each reconnection)."""
+
+    TYPE = "reader.connected"
+    reader: ReaderName
+    url: Url
+
+
+class ReaderLost(EventData):
+    """A reader stopped answering; tagd retries with capped backoff and reports reader.connected."""
+
+    TYPE = "reader.lost"
+    reader: ReaderName
+    url: Url
+    error: Text = Field(description="what failed")
+    retry_in_s: float = Field(ge=0, description="seconds until the next attempt")
+
+
+class CommandRejected(EventData):
+    """A message on cmd/ or sim/ that could not be answered on reply/ (no usable request_id)."""
+
+    TYPE = "command.rejected"
+    topic: Text = Field(description="the topic the message came on")
+    error: Text = Field(description="what is wrong with it")
+
+
+class HoldsRejected(EventData):
+    """A holds-feed message (tagd/holds/{item_id}) that is not valid; the previous holds stay."""
+
+    TYPE = "holds.rejected"
+    topic: Text = Field(description="the topic the message came on")
+    error: Text = Field(description="what is wrong with it")
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    cls.TYPE: cls
+    for cls in (
+        ItemDetected,
+        ItemRemoved,
+        ItemEncoded,
+        ItemEncodeRejected,
+        BarcodeScanned,
+        SecurityChanged,
+        GateAlarm,
+        SetIncomplete,
+        HoldArrived,
+        HoldTransit,
+        HoldDeferred,
+        PatronCard,
+        ReaderConnected,
+        ReaderLost,
+        CommandRejected,
+        HoldsRejected,
+    )
+}
+
+
+class Envelope(Model):
+    """CloudEvents 1.0, structured JSON. `station` and `library` are extension attributes."""
+
+    specversion: Literal["1.0"] = Field(default="1.0", description="CloudEvents 1.0")
+    id: str = Field(min_length=1, description="unique per event, the same on every re-send (UUIDv7)")
+    source: str = Field(pattern=r"^tagd/[A-Za-z0-9_-]{1,64}$", description="tagd/{station}")
+    type: str = Field(description="jp.tagd.<event>, e.g. jp.tagd.item.detected")
+    time: AwareDatetime = Field(description="when it happened: RFC 3339, UTC")
+    datacontenttype: Literal["application/json"] = Field(
+        default="application/json", description="data is JSON"
+    )
+    subject: str | None = Field(
+        default=None, description="the item_id, else the tag UID, if the event has one"
+    )
+    station: Name = Field(description="extension attribute: the station's name")
+    library: LibraryCode = Field(description="extension attribute: the station's library (branch) code")
+    data: SerializeAsAny[EventData] = Field(description="the event's fields: see each event below")
+
+    @property
+    def short_type(self) -> str:
+        return self.type.removeprefix(TYPE_PREFIX)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_data(cls, value: Any) -> Any:
+        """Validate `data` against the model its `type` names; an unknown type is an error."""
+        if not isinstance(value, dict) or isinstance(value.get("data"), EventData):
+            return value
+        kind = value.get("type")
+        model = None
+        if isinstance(kind, str) and kind.startswith(TYPE_PREFIX):
+            model = EVENT_TYPES.get(kind.removeprefix(TYPE_PREFIX))
+        if model is None:
+            raise ValueError(f"type {kind!r} is not a tagd event type")
+        return {**value, "data": model.model_validate(value.get("data"))}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Envelope":
+        if self.type != TYPE_PREFIX + self.data.TYPE:
+            raise ValueError(f"type {self.type!r} does not match data of {self.data.TYPE!r}")
+        if self.source != SOURCE_PREFIX + self.station:
+            raise ValueError(f"source {self.source!r} is not tagd/{self.station}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_subject(self, handler: Any) -> dict[str, Any]:
+        """CloudEvents optional attributes are left out, not null."""
+        out: dict[str, Any] = handler(self)
+        if out.get("subject") is None:
+            out.pop("subject", None)
+        return out
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+def envelope(data: EventData, *, station: str, library: str, event_id: str, time: datetime) -> Envelope:
+    """The envelope for `data` as `station` reports it; id and time come from the caller."""
+    return Envelope(
+        id=event_id,
+        source=SOURCE_PREFIX + station,
+        type=TYPE_PREFIX + data.TYPE,
+        time=time,
+        subject=data.subject(),
+        station=station,
+        library=library,
+        data=data,
+    )
+
+
+def parse_envelope(payload: bytes | str) -> Envelope:
+    """An envelope as a subscriber receives it; raises pydantic's ValidationError when it is not one."""
+    return Envelope.model_validate_json(payload)
+
+
+def uuid7(unix_ms: int, counter: int, rand: bytes) -> str:
+    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, a 12-bit counter in rand_a, 62 random bits.
+
+    The counter keeps ids made within one millisecond in order (RFC 9562 §6.2, method 1).
+    """
+    if not 0 <= unix_ms < 1 << 48 or not 0 <= counter < 1 << 12 or len(rand) < 8:
+        raise ValueError("uuid7 needs 48-bit milliseconds, a 12-bit counter and 8 random bytes")
+    tail = int.from_bytes(rand[:8], "big") & ((1 << 62) - 1)
+    value = unix_ms << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | tail
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+class EventIds:
+    """Time-ordered event ids: strictly increasing within a process, even when the clock steps back."""
+
+    def __init__(self) -> None:
+        self._last_ms = -1
+        self._counter = 0
+
+    def next(self, unix_ms: int, rand: bytes) -> str:
+        if unix_ms > self._last_ms:
+            self._last_ms, self._counter = unix_ms, 0
+        else:
+            self._counter += 1
+            if self._counter >= 1 << 12:
+                self._last_ms, self._counter = self._last_ms + 1, 0
+        return uuid7(self._last_ms, self._counter, rand)
+
+
+class ReaderState(StrEnum):
+    CONNECTED = "connected"
+    LOST = "lost"
+    CONNECTING = "connecting"
+
+
+class ReaderStatus(Model):
+    url: Url
+    state: ReaderState = Field(description="connected; lost (reconnecting with backoff); connecting")
+
+
+class Status(Model):
+    """The retained `tagd/{station}/status`: `offline` is also the will the broker publishes for tagd."""
+
+    state: Literal["online", "offline"] = Field(
+        description="offline: stopped, or its process died (the will)"
+    )
+    role: Role = Field(description="the station's role")
+    library: LibraryCode
+    readers: dict[str, ReaderStatus] = Field(
+        default_factory=dict, description="the station's devices by name"
+    )
+    outbox_depth: int = Field(
+        default=0, ge=0, description="events stored and not yet acknowledged by the broker"
+    )
+    outbox_full: bool = Field(
+        default=False, description="the outbox refuses events: the station refuses work"
+    )
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()

@@ -1,0 +1,23 @@
+"""Integration fixtures: real mosquitto processes on free loopback ports (see broker.py)."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from .broker import Broker, Brokers
+
+
+@pytest.fixture(scope="session")
+def brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brokers]:
+    """Starts as many brokers as a test needs (`brokers.start(extra=...)`); all are stopped at the end."""
+    factory = Brokers(tmp_path_factory.mktemp("mosquitto"))
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture
+def broker(brokers: Brokers) -> Iterator[Broker]:
+    """A fresh broker for one test: nothing retained from another test."""
+    broker = brokers.start()
+    yield broker
+    broker.stop()

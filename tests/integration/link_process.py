@@ -1,0 +1,28 @@
+"""One station's MQTT link in a process of its own, for tests that kill it.
+
+Usage: python link_process.py PORT OUTBOX_PATH STATION. Prints "connected" once the link is up.
+"""
+
+import asyncio
+import sys
+from pathlib import Path
+
+from tagd.daemon.mqtt_client import MqttSettings
+from tagd.daemon.mqtt_link import MqttLink
+from tagd.daemon.outbox import Outbox, OutboxSettings, Reporter
+from tagd.protocols.events import Role
+
+
+async def main(port: int, path: Path, station: str) -> None:
+    outbox = await Outbox.open(OutboxSettings(path=path))
+    link = MqttLink(
+        MqttSettings(port=port), Reporter(outbox, station=station, library="central"), role=Role.GATE
+    )
+    running = asyncio.create_task(link.run())
+    await link.wait_connected()
+    print("connected", flush=True)
+    await running
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]))
