@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := mosquitto mosquitto-clients pcscd libpcsclite-dev vsmartcard-vpcd swig python3-venv
+APT_PACKAGES := mosquitto mosquitto-clients pcscd libpcsclite-dev vsmartcard-vpcd swig python3-venv python3-dev gcc
 PY_SOURCES := daemon drivers protocols
 
 .PHONY: run test lint typecheck unit deps venv bench fuzz clean
@@ -13,7 +13,7 @@ run: deps venv
 
 test: deps venv lint typecheck unit
 
-# Debian packages the tests need (mosquitto, pcscd with vpcd, the headers pyscard builds against).
+# Debian packages the tests need: mosquitto, pcscd with vpcd, and what pyscard builds with (swig, headers, gcc).
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
