@@ -42,10 +42,12 @@ broker publishes a station's `offline` will when its process dies; a station tha
 
 _DELIVERY = """\
 Every event is stored in tagd's SQLite outbox before it is published, and deleted only after the broker's
-PUBACK. Delivery is **at least once**: after a broken connection tagd re-sends what was not acknowledged,
-with the same `id`, so a consumer may see an event twice and must de-duplicate on `id`. Events of a station
-are published in the order they happened; a re-send after a reconnection may follow a later event that
-was already delivered. `id` is a UUIDv7: ids sort in the order their station made them.
+PUBACK. Delivery is **at least once**: after a broken connection tagd re-sends, with the same `id`, what
+was not acknowledged and also what was acknowledged in the last seconds before the break (a broker that
+crashed may have lost it; `mqtt.replay_window_seconds`, 5 by default). A consumer therefore sees some
+events twice and must de-duplicate on `id`. Events of a station are published in the order they happened;
+a re-send after a reconnection may follow a later event already delivered. `id` is a UUIDv7: ids sort in
+the order their station made them.
 
 With MQTT 5 the PUBLISH carries the Content Type `application/cloudevents+json; charset=utf-8` (the
 CloudEvents MQTT binding, structured mode); with MQTT 3.1.1 it is implied. Every field of `data` is present

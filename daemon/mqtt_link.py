@@ -125,9 +125,9 @@ class MqttLink:
         body = reply.model_copy(update={"request_id": request_id}).to_json()
         try:
             async with asyncio.timeout(REPLY_WAIT_S):
-                await self._connected.wait()
-                assert self._client is not None
-                await self._client.publish_acked(self.topics.reply(request_id), body, self._json_properties)
+                while (client := self._client) is None:
+                    await self._connected.wait()
+                await client.publish_acked(self.topics.reply(request_id), body, self._json_properties)
         except (TimeoutError, aiomqtt.MqttError) as exc:
             error = str(exc) or "no connection"
         else:

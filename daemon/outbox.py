@@ -196,6 +196,11 @@ class Outbox:
         self._reserved_events += 1
         self._reserved_bytes += size
 
+    def _unreserve(self, appends: list[_Append]) -> None:
+        """Once a batch is committed (or failed) its events count in `depth`, not as reserved."""
+        self._reserved_events -= len(appends)
+        self._reserved_bytes -= sum(len(item.payload) for item in appends)
+
     def _set_full(self, refusal: OutboxFull | None) -> None:
         was = self._full is not None
         self._full = refusal
@@ -216,11 +221,10 @@ class Outbox:
             acks, self._queued_acks = self._queued_acks, []
             rows = [(a.station, a.event_id, a.kind, a.payload) for a in appends]
             deletes = sorted({seq for seqs, _ in acks for seq in seqs})
-            self._reserved_events -= len(appends)
-            self._reserved_bytes -= sum(len(a.payload) for a in appends)
             try:
                 seqs, depth, size = await self._run(self._commit, rows, deletes)
             except OutboxError as exc:
+                self._unreserve(appends)
                 if isinstance(exc, OutboxFull):
                     self._set_full(exc)
                 for item in appends:
@@ -228,6 +232,7 @@ class Outbox:
                 for _, done in acks:
                     _settle(done, exc)
                 continue
+            self._unreserve(appends)
             self._depth, self._bytes = depth, size
             if depth == 0:
                 self._empty.set()

@@ -23,7 +23,8 @@ from pydantic import (
 )
 
 from tagd.protocols.errors import ProtocolError
-from tagd.protocols.events import (
+from tagd.protocols.nw7 import BarcodeError, parse_scan
+from tagd.protocols.payload_types import (
     GroupId,
     HoldId,
     HoldType,
@@ -39,7 +40,6 @@ from tagd.protocols.events import (
     Text,
     Uid,
 )
-from tagd.protocols.nw7 import BarcodeError, parse_scan
 from tagd.protocols.tagtypes import Binding, InsideCover, ItemKind, PlacementProblem, TagProduct
 
 MAX_PAYLOAD = 64 * 1024
@@ -48,6 +48,8 @@ _MAX_ERRORS = 3
 _ITEM_ID = re.compile(r"[0-9]{9}")
 _UID = re.compile(r"E0[0-9A-F]{14}")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_JSON_KINDS: dict[type, str] = {list: "an array", str: "a string", int: "a number", float: "a number"}
+_JSON_KINDS |= {bool: "a boolean", type(None): "null"}
 
 
 class PayloadError(ProtocolError):
@@ -316,7 +318,7 @@ def decode_object(payload: bytes) -> dict[str, Any]:
     except RecursionError:
         raise PayloadError("payload is not usable JSON: nested too deeply") from None
     if not isinstance(value, dict):
-        raise PayloadError(f"payload must be a JSON object, not {type(value).__name__}")
+        raise PayloadError(f"payload must be a JSON object, not {_JSON_KINDS[type(value)]}")
     return value
 
 

@@ -6,134 +6,87 @@ clock and the randomness for event ids are passed in.
 """
 
 from datetime import date, datetime
-from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializeAsAny,
-    StringConstraints,
-    model_serializer,
-    model_validator,
-)
+from pydantic import AwareDatetime, Field, SerializeAsAny, model_serializer, model_validator
 
 from tagd.protocols.iso28560 import DataModel
 from tagd.protocols.nw7 import BarcodeReason
+from tagd.protocols.payload_types import (
+    REJECT_REASON_TEXTS,
+    DeferReason,
+    DetectedBy,
+    GroupId,
+    HoldId,
+    HoldType,
+    ItemId,
+    LibraryCode,
+    Model,
+    Name,
+    Notify,
+    PatronRef,
+    Position,
+    ReaderName,
+    ReaderState,
+    ReaderStatus,
+    Ref,
+    RejectReason,
+    RequestId,
+    Role,
+    SetId,
+    Status,
+    TagContent,
+    Text,
+    Uid,
+    Url,
+)
 from tagd.protocols.tagtypes import Placement, ProtectiveCover, Reason, TagProduct
+
+# The shared types are re-exported: stations import everything about events from here.
+__all__ = [
+    "EVENT_TYPES",
+    "REJECT_REASON_TEXTS",
+    "SOURCE_PREFIX",
+    "TYPE_PREFIX",
+    "BarcodeScanned",
+    "CommandRejected",
+    "DeferReason",
+    "DetectedBy",
+    "Envelope",
+    "EventData",
+    "EventIds",
+    "GateAlarm",
+    "HoldArrived",
+    "HoldDeferred",
+    "HoldTransit",
+    "HoldType",
+    "HoldsRejected",
+    "ItemDetected",
+    "ItemEncodeRejected",
+    "ItemEncoded",
+    "ItemId",
+    "ItemRemoved",
+    "Notify",
+    "PatronCard",
+    "ReaderConnected",
+    "ReaderLost",
+    "ReaderState",
+    "ReaderStatus",
+    "RejectReason",
+    "RequestId",
+    "Role",
+    "SecurityChanged",
+    "SetIncomplete",
+    "Status",
+    "TagContent",
+    "Uid",
+    "envelope",
+    "parse_envelope",
+    "uuid7",
+]
 
 TYPE_PREFIX = "jp.tagd."
 SOURCE_PREFIX = "tagd/"
-
-ItemId = Annotated[
-    str,
-    StringConstraints(pattern=r"^[0-9]{9}$"),
-    Field(description="registration number with its check digit: 9 digits"),
-]
-Uid = Annotated[
-    str,
-    StringConstraints(pattern=r"^E0[0-9A-F]{14}$"),
-    Field(description="tag UID: 16 upper-case hex digits, most significant byte first"),
-]
-Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-"""Station and reader names: safe inside an MQTT topic (no '/', '+' or '#')."""
-LibraryCode = Annotated[str, StringConstraints(min_length=1, max_length=32), Field(description="branch code")]
-ReaderName = Annotated[Name, Field(description="the station's name for the reader, scanner or card reader")]
-Text = Annotated[str, StringConstraints(max_length=500)]
-Ref = Annotated[str, StringConstraints(pattern=r"^[!-~]{1,64}$")]
-"""Identifiers from the circulation system (hold, patron, set, group): printable ASCII, no spaces."""
-HoldId = Annotated[Ref, Field(description="the circulation system's id of the hold")]
-PatronRef = Annotated[Ref, Field(description="opaque patron token from the holds feed; never a name")]
-SetId = Annotated[Ref, Field(description="for a set hold: the set")]
-GroupId = Annotated[Ref, Field(description="for a group hold: the group")]
-Position = Annotated[int, Field(ge=1, description="for a set hold: this volume's place in the order")]
-Url = Annotated[Text, Field(description="the device's driver URL, as configured")]
-RequestId = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$"),
-    Field(description="the command's request_id (letters, digits, . _ : -); it names the reply topic"),
-]
-
-
-class Model(BaseModel):
-    """Frozen and strict about unknown keys, so a typo in a field name fails where it is made."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Role(StrEnum):
-    ENCODER = "encoder"
-    CHECKOUT = "checkout"
-    GATE = "gate"
-    CHECKIN = "checkin"
-
-
-class RejectReason(StrEnum):
-    """Why an item was not encoded; `REJECT_REASON_TEXTS` says it for people (and docs/events.md)."""
-
-    ASK_LIBRARIAN = "ask_librarian"
-    WRONG_TAG_TYPE = "wrong_tag_type"
-    TAG_IN_USE = "tag_in_use"
-    NO_TAG = "no_tag"
-    SEVERAL_TAGS = "several_tags"
-    UNKNOWN_TAG = "unknown_tag"
-    WRITE_FAILED = "write_failed"
-    VERIFY_FAILED = "verify_failed"
-    TAG_LOST = "tag_lost"
-    READER_LOST = "reader_lost"
-    BAD_BARCODE = "bad_barcode"
-    UNKNOWN_ITEM = "unknown_item"
-    SUPERSEDED = "superseded"
-
-
-REJECT_REASON_TEXTS: dict[RejectReason, str] = {
-    RejectReason.ASK_LIBRARIAN: "the tag rule cannot decide (rule_reason): a librarian must say which tag",
-    RejectReason.WRONG_TAG_TYPE: "the tag on the pad is not the product the rule requires (required/found)",
-    RejectReason.TAG_IN_USE: "the tag carries another item (existing_item_id); cmd/encode force overwrites",
-    RejectReason.NO_TAG: "no tag came onto the pad in time",
-    RejectReason.SEVERAL_TAGS: "more than one tag is on the pad: encode one at a time",
-    RejectReason.UNKNOWN_TAG: "no tag profile recognises the tag (see detail)",
-    RejectReason.WRITE_FAILED: "the tag refused a write or a lock (see detail)",
-    RejectReason.VERIFY_FAILED: "the read-back differs from what was written",
-    RejectReason.TAG_LOST: "the tag left the field mid-write and did not come back in time",
-    RejectReason.READER_LOST: "the reader went away during the encoding",
-    RejectReason.BAD_BARCODE: "the scan is not a valid registration number (barcode_reason, raw)",
-    RejectReason.UNKNOWN_ITEM: "the item is not in the station catalog and no cmd/encode named it",
-    RejectReason.SUPERSEDED: "a newer scan or command replaced this one before a tag was written",
-}
-
-
-class TagContent(StrEnum):
-    """What a detected tag holds."""
-
-    ITEM = "item"
-    BLANK = "blank"
-    FOREIGN = "foreign"
-    UNREADABLE = "unreadable"
-
-
-class DetectedBy(StrEnum):
-    AFI = "afi"
-    EAS = "eas"
-
-
-class Notify(StrEnum):
-    EMAIL = "email"
-    PHONE = "phone"
-    NONE = "none"
-
-
-class HoldType(StrEnum):
-    SINGLE = "single"
-    SET = "set"
-    GROUP = "group"
-
-
-class DeferReason(StrEnum):
-    SET_ORDER = "set_order"
-    GROUP_FILLED = "group_filled"
 
 
 class EventData(Model):
@@ -486,36 +439,3 @@ class EventIds:
             if self._counter >= 1 << 12:
                 self._last_ms, self._counter = self._last_ms + 1, 0
         return uuid7(self._last_ms, self._counter, rand)
-
-
-class ReaderState(StrEnum):
-    CONNECTED = "connected"
-    LOST = "lost"
-    CONNECTING = "connecting"
-
-
-class ReaderStatus(Model):
-    url: Url
-    state: ReaderState = Field(description="connected; lost (reconnecting with backoff); connecting")
-
-
-class Status(Model):
-    """The retained `tagd/{station}/status`: `offline` is also the will the broker publishes for tagd."""
-
-    state: Literal["online", "offline"] = Field(
-        description="offline: stopped, or its process died (the will)"
-    )
-    role: Role = Field(description="the station's role")
-    library: LibraryCode
-    readers: dict[str, ReaderStatus] = Field(
-        default_factory=dict, description="the station's devices by name"
-    )
-    outbox_depth: int = Field(
-        default=0, ge=0, description="events stored and not yet acknowledged by the broker"
-    )
-    outbox_full: bool = Field(
-        default=False, description="the outbox refuses events: the station refuses work"
-    )
-
-    def to_json(self) -> bytes:
-        return self.model_dump_json().encode()

@@ -7,6 +7,7 @@ keeps nothing across a kill, and a message published before anyone subscribes is
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -21,6 +22,12 @@ import aiomqtt
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 READY_TIMEOUT_S = 5.0
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies, so no broker outlives a killed run."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -68,7 +75,9 @@ class Broker:
             f"{self.extra}\n"
         )
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=log)
+            self.process = subprocess.Popen(
+                [MOSQUITTO, "-c", str(conf)], stdout=log, stderr=log, preexec_fn=_die_with_parent  # noqa: PLW1509
+            )
         try:
             wait_listening(self.port, self.process)
         except OSError:

@@ -4,16 +4,18 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiomqtt
 import pytest
 
-from tagd.daemon.mqtt_client import MqttSettings
+from tagd.daemon.mqtt_client import MqttSettings, make_client
 from tagd.daemon.mqtt_link import MqttLink
 from tagd.daemon.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
 from tagd.protocols.commands import (
@@ -391,3 +393,49 @@ async def test_the_holds_feed_reaches_its_handler_and_bad_feeds_are_reported(
     errors = [envelope_of(m.payload).data.model_dump()["error"] for m in sub.messages]
     assert errors[0] == "'12345' in the topic is not a 9-digit item id"
     assert errors[1].startswith("holds[0].notify: Input should be 'email', 'phone' or 'none'")
+
+
+def _certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make test certificates")
+    names = ("ca.key", "ca.pem", "s.key", "s.csr", "s.pem")
+    ca_key, ca, key, csr, cert = (directory / name for name in names)
+    steps = [
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=tagd test CA",
+         "-keyout", ca_key, "-out", ca],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", csr],
+        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "1",
+         "-extfile", directory / "san.cnf", "-out", cert],
+    ]  # fmt: skip
+    (directory / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    for step in steps:
+        subprocess.run(["openssl", *map(str, step)], check=True, capture_output=True)
+    return ca, cert, key
+
+
+@pytest.fixture
+def tls_broker(brokers: Brokers, tmp_path: Path) -> Iterator[tuple[Broker, Path]]:
+    """A broker that takes TLS only, and only user enc1 with password s3cret; and its CA file."""
+    ca, cert, key = _certificates(tmp_path)
+    passwords = tmp_path / "passwords"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "enc1", "s3cret"], check=True)
+    broker = brokers.start(
+        extra=f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\nallow_anonymous false\npassword_file {passwords}"
+    )
+    yield broker, ca
+    broker.stop()
+
+
+async def test_tls_with_a_username_and_password(tls_broker: tuple[Broker, Path], tmp_path: Path) -> None:
+    broker, ca = tls_broker
+    tls = {"tls": {"ca_file": ca}, "username": "enc1"}
+    async with outbox_at(tmp_path / "o.sqlite") as outbox:
+        wrong = MqttSettings.model_validate({"port": broker.port, **tls, "password": "guess"})
+        with pytest.raises(aiomqtt.MqttError, match=r"[Nn]ot authori[sz]ed"):
+            async with make_client(wrong, client_id="intruder", will=aiomqtt.Will("x/status")):
+                pass
+        async with running(link_for(broker.port, outbox, **tls, password="s3cret")) as link:
+            await link.emit(detected(1))
+            async with asyncio.timeout(10):
+                await outbox.drained()

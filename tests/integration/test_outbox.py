@@ -111,12 +111,20 @@ async def test_full_by_bytes(tmp_path: Path) -> None:
         assert 0 < outbox.size <= 2048
 
 
-async def test_concurrent_appends_never_overshoot_the_bound(tmp_path: Path) -> None:
-    async with opened(tmp_path / "o.sqlite", max_events=50) as outbox:
+async def test_appends_during_a_commit_still_count_it_against_the_bound(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    async with opened(path, max_events=50) as outbox:
         reporter = Reporter(outbox, station="s", library="l")
-        results = await asyncio.gather(*(reporter.emit(DETECTED) for _ in range(80)), return_exceptions=True)
-        refused = [r for r in results if isinstance(r, OutboxFull)]
-        assert len(refused) == 30
+        with sqlite3.connect(path, isolation_level=None) as other:
+            other.execute("BEGIN IMMEDIATE")  # the outbox thread will wait for this write lock
+            first = [asyncio.ensure_future(reporter.emit(DETECTED)) for _ in range(30)]
+            for _ in range(10):
+                await asyncio.sleep(0)  # enough loop turns for the writer to take them to its thread
+            second = [asyncio.ensure_future(reporter.emit(DETECTED)) for _ in range(50)]
+            await asyncio.sleep(0)
+            other.execute("ROLLBACK")
+        results = await asyncio.gather(*first, *second, return_exceptions=True)
+        assert sum(isinstance(r, OutboxFull) for r in results) == 30
         assert outbox.depth == 50
 
 

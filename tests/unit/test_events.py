@@ -173,7 +173,8 @@ def test_security_item_errors_name_the_position_and_the_value() -> None:
     [
         (b"\xff{}", "payload is not UTF-8: byte 0xff at 0"),
         (b"{", "payload is not JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
-        (b"[]", "payload must be a JSON object, not list"),
+        (b"[]", "payload must be a JSON object, not an array"),
+        (b"null", "payload must be a JSON object, not null"),
         (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
         (b" " * (MAX_PAYLOAD + 1), f"payload is {MAX_PAYLOAD + 1} bytes; the limit is {MAX_PAYLOAD}"),
         (b'{"request_id": "r", "items": ["123456782"]}', "secured: is required"),
@@ -221,7 +222,7 @@ def test_holds_feed() -> None:
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
-    max_leaves=20,
+    max_leaves=8,
 )
 KEYS = ["request_id", "item_id", "items", "secured", "kind", "force", "uid", "raw", "holds", "override_tag"]
 OBJECTS = st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8), JSON, max_size=6)
