@@ -219,9 +219,13 @@ def test_holds_feed() -> None:
         parse_holds(json.dumps(bad).encode())
 
 
+def _nested(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    _nested,
     max_leaves=8,
 )
 KEYS = ["request_id", "item_id", "items", "secured", "kind", "force", "uid", "raw", "holds", "override_tag"]
