@@ -142,7 +142,7 @@ class MqttLink:
             error = str(exc)
         else:
             return
-        log.error("event.not_stored", station=self.station, event=data.TYPE, error=error, data=data)
+        log.error("event.not_stored", station=self.station, event_type=data.TYPE, error=error, data=data)
 
     async def _session(self, backoff: Backoff) -> None:
         will = aiomqtt.Will(self.topics.status, self.status("offline").to_json(), qos=1, retain=True)
