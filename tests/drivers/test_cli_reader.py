@@ -57,7 +57,10 @@ INVENTORY = [
 
 @pytest.fixture(autouse=True)
 def empty_world(monkeypatch):
-    """A fresh CLI process starts with an empty simulated world; so does each test."""
+    """A fresh CLI process starts with an empty simulated world; so does each test.
+
+    Not a mock: it only resets the process-global default world that `sim:` URLs use between tests.
+    """
     monkeypatch.setattr(sim, "_default_world", None)
 
 
