@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from tagd.daemon.catalog import Catalog, open_configured
 from tagd.daemon.config import Config, Role, load_tag_profiles
 from tagd.daemon.config_sections import Mqtt
+from tagd.daemon.hold_desk import Clock, HoldDesk
+from tagd.daemon.holds_ledger import HoldLedger
 from tagd.daemon.logs import configure_logging, get_logger
 from tagd.daemon.mqtt_client import MqttSettings, TlsSettings
 from tagd.daemon.mqtt_link import MqttLink
@@ -75,6 +77,9 @@ def mqtt_settings(mqtt: Mqtt) -> MqttSettings:
         keepalive=min(mqtt.keepalive, 3600),
         reconnect_min_seconds=mqtt.reconnect_min_seconds,
         reconnect_max_seconds=mqtt.reconnect_max_seconds,
+        connect_timeout_seconds=mqtt.connect_timeout_seconds,
+        inflight=mqtt.inflight,
+        replay_window_seconds=mqtt.replay_window_seconds,
     )
 
 
@@ -82,13 +87,18 @@ class App:
     """Build with a Config, then `await app.run(stop)`; `stations` and `links` are there for tests and the
     demo once `ready` is set."""
 
-    def __init__(self, config: Config, *, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self, config: Config, *, notifier: Notifier | None = None, clock: Clock | None = None
+    ) -> None:
+        """`clock` (aware datetimes) dates hold arrivals; tests pass one to cross a month end."""
         self.config = config
+        self.clock = clock
         self.notifier = notifier or Notifier.from_environ()
         self.stations: dict[str, Station] = {}
         self.links: dict[str, MqttLink] = {}
         self.outbox: Outbox | None = None
         self.catalog: Catalog | None = None
+        self.holds: HoldDesk | None = None
         self.ready = asyncio.Event()
 
     def station(self, name: str) -> Station:
@@ -120,13 +130,20 @@ class App:
                 path=self.config.outbox_path,
                 max_events=self.config.outbox.max_events,
                 max_bytes=int(self.config.outbox.max_bytes),
+                synchronous=self.config.outbox.synchronous,
             )
         )
+        ledger: HoldLedger | None = None
         try:
             self.catalog = open_configured(self.config)
+            if any(station.role is Role.CHECKIN for station in self.config.stations):
+                ledger = await HoldLedger.open(self.config.holds_path)
+                self.holds = HoldDesk(ledger, self.config.holds, self.clock)
             self._build(self.outbox, self.catalog, profiles)
             await self._serve(stop)
         finally:
+            if ledger is not None:
+                await ledger.close()
             await self.outbox.close()
             if self.catalog is not None:
                 self.catalog.close()
@@ -134,14 +151,18 @@ class App:
             log.info("tagd.stopped")
 
     def _build(self, outbox: Outbox, catalog: Catalog, profiles: ProfileSet) -> None:
-        settings = mqtt_settings(self.config.mqtt)
+        shared = mqtt_settings(self.config.mqtt)
         for station in self.config.stations:
             reporter = Reporter(outbox, station=station.name, library=station.library)
+            settings = shared
+            if station.mqtt_username is not None:  # a broker user of its own (an ACL per station)
+                own = {"username": station.mqtt_username, "password": station.mqtt_password}
+                settings = shared.model_copy(update=own)
             link = MqttLink(
                 settings, reporter, role=EventRole(station.role.value), scheme=self.config.barcode.scheme
             )
             cls = station_class(station.role)
-            context = StationContext(self.config, station, link, catalog, profiles)
+            context = StationContext(self.config, station, link, catalog, profiles, self.holds)
             self.links[station.name] = link
             self.stations[station.name] = cls(context)
 

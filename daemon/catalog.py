@@ -4,6 +4,9 @@ An import is one transaction: a list with any bad row, or with registration numb
 (unless `update` says to replace them), changes nothing. WAL lets a running daemon read while
 `tagd catalog import` writes. Lookups are primary-key reads of microseconds, so the asyncio daemon may call
 `lookup` directly.
+
+It also keeps the tags the encoder tore (`torn_tags`): a write it started and did not finish, so that the
+tag can be finished without `force` after the tag, or the daemon, comes back. A few hundred at most.
 """
 
 import sqlite3
@@ -58,6 +61,11 @@ CREATE TABLE IF NOT EXISTS items (
     imported_at TEXT NOT NULL
 ) WITHOUT ROWID
 """
+TORN_MAX = 500
+"""Torn tags kept: a tag torn that many tears ago is forgotten (it then needs `force`, as before)."""
+_TORN_SCHEMA = """
+CREATE TABLE IF NOT EXISTS torn_tags (uid TEXT NOT NULL UNIQUE, item_id TEXT NOT NULL, torn_at TEXT NOT NULL)
+"""
 
 
 class CatalogError(Exception):
@@ -91,6 +99,7 @@ class Catalog:
                     f"{self.path}: written by a newer tagd (schema {version}, tagd knows {SCHEMA_VERSION})"
                 )
             self._db.execute(_SCHEMA)
+            self._db.execute(_TORN_SCHEMA)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise CatalogError(f"{self.path}: cannot open the catalog: {exc}") from None
@@ -142,6 +151,33 @@ class Catalog:
             warnings=delivery.warnings,
             ask_librarian=delivery.ask_librarian,
         )
+
+    def torn_item(self, uid: int) -> str | None:
+        """The item the encoder began writing to this tag and did not finish, or None."""
+        row = self._db.execute("SELECT item_id FROM torn_tags WHERE uid = ?", (f"{uid:016X}",)).fetchone()
+        return None if row is None else str(row[0])
+
+    def mark_torn(self, uid: int, item_id: str) -> None:
+        """Stored before the first write to the tag (so a crash mid-write keeps it); the oldest beyond
+        TORN_MAX are forgotten. A database error is logged: the tag then needs `force`, nothing worse."""
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        self._torn_change(
+            "INSERT OR REPLACE INTO torn_tags (uid, item_id, torn_at) VALUES (?, ?, ?)",
+            (f"{uid:016X}", item_id, stamp),
+        )
+        self._torn_change(
+            "DELETE FROM torn_tags WHERE rowid <= (SELECT max(rowid) FROM torn_tags) - ?", (TORN_MAX,)
+        )
+
+    def clear_torn(self, uid: int) -> None:
+        """The tag is finished: written, verified, protected and locked."""
+        self._torn_change("DELETE FROM torn_tags WHERE uid = ?", (f"{uid:016X}",))
+
+    def _torn_change(self, statement: str, parameters: tuple[object, ...]) -> None:
+        try:
+            self._db.execute(statement, parameters)
+        except sqlite3.Error as exc:
+            _log.error("catalog.torn_tags_not_stored", path=str(self.path), error=str(exc))
 
     def _present(self, ids: list[str]) -> Iterator[tuple[str, str]]:
         """(item_id, where it came from) for the ids already stored, asked in chunks SQLite accepts."""

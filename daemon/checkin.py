@@ -7,7 +7,8 @@ the item goes to the station's `HoldTrap`, whose answer is the line staff see ("
 tag is there, is not handled again until it has left and come back. A scan of an item whose tag is not
 on the pad cannot secure it: the trap still gets it, and the desk is told it is not secured.
 
-The trap is issue 5's holds ledger; until it is plugged in, `NoHoldTrap` traps nothing.
+The trap is the process's HoldDesk (daemon/hold_desk.py), which the composition root hands every check-in
+station; `NoHoldTrap` stands in where there is none.
 """
 
 import asyncio
@@ -17,7 +18,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from tagd.daemon.logs import get_logger
-from tagd.daemon.outbox import OutboxFull
+from tagd.daemon.outbox import OutboxFull, Reporter
 from tagd.daemon.pad import Pad, PadChanges, detected, removed
 from tagd.daemon.securing import Failure, Outcome, set_security
 from tagd.daemon.station import READER, SCANNER, Station, StationContext
@@ -83,9 +84,12 @@ class NoHoldTrap:
 
 
 class CheckinStation(Station):
-    def __init__(self, context: StationContext, trap: HoldTrap | None = None) -> None:
+    def __init__(self, context: StationContext) -> None:
         super().__init__(context)
-        self.trap: HoldTrap = trap or NoHoldTrap()
+        self.trap: HoldTrap = NoHoldTrap()
+        if context.holds is not None:
+            context.holds.attach(self)
+            self.trap = context.holds
         poll = self.config.checkin.poll_seconds
         self.pad = Pad(self.profiles, arrive_after=0.0, leave_after=LEAVE_POLLS * poll)
         self._handled: set[str] = set()
@@ -193,6 +197,10 @@ class CheckinStation(Station):
             await self._hand(item, "NOT secured: its tag is not on the pad")
 
     # -- the hold trap ----------------------------------------------------------------------------------
+
+    @property
+    def reporter(self) -> Reporter:
+        return self.link.reporter
 
     def _identified(
         self, item_id: str, uid: str | None, by: IdentifiedBy, *, secured: bool

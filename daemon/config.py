@@ -19,7 +19,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tagd.daemon.config_errors import ConfigError, describe
@@ -29,6 +29,7 @@ from tagd.daemon.config_sections import (
     Checkin,
     Checkout,
     Colour,
+    Devices,
     Encoder,
     ExistingFile,
     Gate,
@@ -108,6 +109,15 @@ class Station(Section):
     scanner: str | None = None
     card_reader: str | None = None
     shelving_marks: MarkScheme = MarkScheme.CITY
+    mqtt_username: str | None = None
+    """The station's own broker user, for an ACL per station (config/mosquitto/acl); default [mqtt]'s."""
+    mqtt_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _credentials(self) -> "Station":
+        if self.mqtt_password is not None and self.mqtt_username is None:
+            raise ValueError("mqtt_password needs mqtt_username (the station's own broker user)")
+        return self
 
     @field_validator("isil")
     @classmethod
@@ -176,6 +186,7 @@ class Config(BaseSettings):
     checkout: Checkout = Checkout()
     gate: Gate = Gate()
     checkin: Checkin = Checkin()
+    devices: Devices = Devices()
     log: Log = Log()
 
     @classmethod
@@ -208,6 +219,10 @@ class Config(BaseSettings):
     @property
     def catalog_path(self) -> Path:
         return self.state_dir / self.catalog.path
+
+    @property
+    def holds_path(self) -> Path:
+        return self.state_dir / self.holds.path
 
     def station(self, name: str) -> Station:
         for station in self.stations:

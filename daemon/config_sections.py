@@ -152,6 +152,9 @@ class Mqtt(Section):
     keepalive: int = Field(default=60, ge=5, le=65_535)
     reconnect_min_seconds: float = Field(default=0.5, gt=0, le=600)
     reconnect_max_seconds: float = Field(default=30.0, gt=0, le=3_600)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    inflight: int = Field(default=64, ge=1, le=1000)
+    replay_window_seconds: float = Field(default=5.0, ge=0, le=3_600)
     tls: Tls = Tls()
 
     @field_validator("url")
@@ -215,6 +218,8 @@ class Security(Section):
     def _password(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not _is_hex32(value.get_secret_value()):
             raise ValueError("expected the 32-bit NXP password as 8 hex digits (the value is not shown)")
+        if value is not None and int(value.get_secret_value(), 16) == 0:
+            raise ValueError("00000000 is the factory password of every NXP tag: it protects nothing")
         return value
 
     @model_validator(mode="after")
@@ -230,6 +235,7 @@ def _is_hex32(text: str) -> bool:
 
 class Holds(Section):
     shelf_days: int = Field(default=7, ge=1, le=365)
+    path: Path = Path("holds.sqlite3")
     timezone: str = "Asia/Tokyo"
 
     @field_validator("timezone")
@@ -250,6 +256,7 @@ class Outbox(Section):
     path: Path = Path("outbox.sqlite3")
     max_events: int = Field(default=100_000, ge=1)
     max_bytes: ByteSize = Field(default=ByteSize(64 * 1024 * 1024), ge=1024)
+    synchronous: Literal["full", "normal"] = "full"
 
 
 class CatalogSettings(Section):
@@ -278,6 +285,21 @@ class Gate(Section):
 
 class Checkin(Section):
     poll_seconds: Interval = 0.1
+
+
+class Devices(Section):
+    """How every station keeps its reader, scanner and card reader: a lost device is reopened with capped
+    exponential backoff, and an idle reader is probed so its loss shows without work."""
+
+    reconnect_min_seconds: float = Field(default=0.2, gt=0, le=600)
+    reconnect_max_seconds: float = Field(default=10.0, gt=0, le=3_600)
+    probe_seconds: Interval = 1.0
+
+    @model_validator(mode="after")
+    def _backoff(self) -> "Devices":
+        if self.reconnect_min_seconds > self.reconnect_max_seconds:
+            raise ValueError("reconnect_min_seconds is larger than reconnect_max_seconds")
+        return self
 
 
 class Log(Section):

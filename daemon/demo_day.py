@@ -1,8 +1,9 @@
 """The scripted day of `tagd demo`: what happens at a branch, told in a line each, driven over MQTT.
 
 New books are encoded at the processing desk (one given the wrong tag first, one that needs a librarian),
-a patron borrows two at the self-checkout, a visitor carries a still-secured item through the gate, and
-the borrowed books come back at check-in. Every step waits for the events it must produce, so a step that
+a patron borrows two at the self-checkout, a visitor carries a still-secured item through the gate,
+another patron places a hold on one of the borrowed books, and both come back at check-in: one to the hold
+shelf. Every step waits for the events it must produce, so a step that
 goes wrong stops the demo with a DemoStepError naming it, instead of scrolling past.
 """
 
@@ -20,6 +21,16 @@ from tagd.protocols.tagtypes import TagProduct
 __all__ = ["Book", "Day", "Stations"]
 
 PATRON_CARD = "2100012345678"
+HOLD: dict[str, object] = {
+    "hold_id": "H-DEMO-1",
+    "patron_ref": "p-demo-0042",
+    "pickup_library": "demo",
+    "notify": "email",
+    "memo": "表紙の汚れは前からです",
+    "placed_at": "2026-11-20T05:05:00+00:00",
+    "type": "single",
+}
+"""The demo's hold: its pickup library is the demo branch's, so the return at check-in fills it."""
 NARRATION_STYLE = "bold"
 STEP_PAUSE_S, LINE_PAUSE_S = 2.5, 1.2
 """At speed 1: before each step, and after each line of the story (time to read the feed)."""
@@ -90,6 +101,7 @@ class Day:
         await self.ask_librarian()
         await self.checkout()
         await self.gate_alarm()
+        await self.hold_placed()
         await self.checkin()
 
     # -- the steps -----------------------------------------------------------------------------------------
@@ -160,6 +172,11 @@ class Day:
         await self.say("Staff walk over, and the kamishibai goes back to its shelf.")
         await self.desk.sim(self.at.gate, "remove", uid=self.tags[KAMISHIBAI.item_id])
 
+    async def hold_placed(self) -> None:
+        await self.narrate("14:05", f"Another patron places a hold on {HARDCOVER}, to collect it here.")
+        await self.desk.holds(HARDCOVER.item_id, [HOLD])
+        await self.say("The circulation system publishes the book's holds; tagd keeps them in its ledger.")
+
     async def checkin(self) -> None:
         await self.narrate("16:40", "The patron returns both books at the check-in desk.")
         books = [PAPERBACK, HARDCOVER]
@@ -168,7 +185,11 @@ class Day:
             await self.desk.sim(self.at.checkin, "place", uid=self.tags[book.item_id])
         for book in books:
             await self.expect_after(mark, self.at.checkin, ev.SecurityChanged, book, lambda d: d.secured)
-        await self.say("Both are secured again and go back on the shelves.")
+        arrived = await self.expect_after(mark, self.at.checkin, ev.HoldArrived, HARDCOVER)
+        assert isinstance(arrived.data, ev.HoldArrived)
+        until = arrived.data.hold_until.isoformat()
+        await self.say(f"Both are secured again. The paperback goes back on its shelf, {HARDCOVER.title} to")
+        await self.say(f"the hold shelf until {until}; the circulation system e-mails the patron.")
         await self.take_away_all(self.at.checkin, books)
 
     # -- helpers --------------------------------------------------------------------------------------------

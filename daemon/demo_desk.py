@@ -136,6 +136,13 @@ class Desk:
 
     # -- what the desk sends --------------------------------------------------------------------------------
 
+    async def holds(self, item_id: str, holds: list[dict[str, object]]) -> None:
+        """Publish the item's holds (retained) on the holds feed, as the circulation system does."""
+        topic = f"{self.prefix}/holds/{item_id}"
+        body = json.dumps({"holds": holds}, ensure_ascii=False)
+        self.printer.say(f"    ⇢ {topic} {body}", style=ACTION_STYLE)
+        await self.client.publish(topic, body.encode(), qos=1, retain=True)
+
     async def sim(self, station: str, action: str, **payload: object) -> dict[str, Any]:
         """A simulator action (sim/place, sim/remove, sim/scan, sim/card); its reply, which must be ok."""
         return await self._request(station, "sim", action, payload)

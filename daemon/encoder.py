@@ -5,12 +5,14 @@ One job holds the pad at a time. A new scan or command while a job still waits f
 (that job ends as `superseded`; the same item scanned again is just the same job); once writing has
 started, the new job waits its turn, so a tag is never left half-written for a newer job. cmd/encode is
 answered when its job ends, with the outcome; the event carries the command's request_id. The tag work
-itself is in encoder_steps (its docstring gives the write order and the overwrite guard).
+itself is in encoder_steps (its docstring gives the write order and the overwrite guard). A job whose
+outbox fills while it waits for its tag is refused like new work (desk line, `outbox_full` reply): its
+outcome could not be stored, so the tag is not written.
 """
 
 import asyncio
 
-from tagd.daemon.encoder_steps import Encoded, Job, Rejected, Superseded, TagWriter
+from tagd.daemon.encoder_steps import Encoded, Job, Refused, Rejected, Superseded, TagWriter
 from tagd.daemon.logs import get_logger
 from tagd.daemon.outbox import OutboxError, OutboxFull
 from tagd.daemon.station import SCANNER, Station, StationContext
@@ -39,6 +41,7 @@ class EncoderStation(Station):
         self.writer = TagWriter(
             self,
             profiles=self.profiles,
+            torn=self.catalog,
             timing=self.config.encoder,
             security=self.config.security,
             isil=self.isil,
@@ -132,6 +135,10 @@ class EncoderStation(Station):
         title = command.title or (known.title if known is not None else None)
         job = Job(command.item_id, item, title=title, request_id=command.request_id, force=command.force)
         outcome = await self._run_job(job)
+        if isinstance(outcome, Refused):
+            return EncodeReply(
+                ok=False, code=ReplyCode.OUTBOX_FULL, error=str(outcome), item_id=command.item_id
+            )
         if isinstance(outcome, ItemEncoded):
             return EncodeReply(
                 ok=True,
@@ -151,8 +158,9 @@ class EncoderStation(Station):
 
     # -- one job ------------------------------------------------------------------------------------------
 
-    async def _run_job(self, job: Job) -> ItemEncoded | ItemEncodeRejected:
-        """Supersedes a job still waiting for its tag, then takes the pad; the outcome is emitted."""
+    async def _run_job(self, job: Job) -> ItemEncoded | ItemEncodeRejected | Refused:
+        """Supersedes a job still waiting for its tag, then takes the pad; the outcome is emitted (a refusal
+        is shown at the desk: no event could be stored)."""
         if self._waiting is not None and not self._waiting.writing:
             self._waiting.superseded.set()
         self._waiting = job
@@ -167,6 +175,10 @@ class EncoderStation(Station):
                 return await self._reject(job, Rejected(RejectReason.SUPERSEDED, detail))
             except Rejected as rejected:
                 return await self._reject(job, rejected)
+            except Refused as refused:
+                log.warning("encoder.refused", station=self.name, item_id=job.item_id, reason=str(refused))
+                self.display(f"not working: {refused} ({job.item_id}: its tag was not written)")
+                return refused
             finally:
                 if self._waiting is job:
                     self._waiting = None

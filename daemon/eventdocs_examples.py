@@ -36,6 +36,8 @@ OTHER_ITEM = "876543217"
 UID = "E0040150A1B2C3D4"
 L301, L1000M = TagProduct.L301, TagProduct.L1000M
 PLACED = datetime(2025, 3, 20, 9, 15, tzinfo=UTC)
+READY = datetime(2025, 4, 1, 1, 30, tzinfo=UTC)
+"""10:30 in Tokyo: the hold-shelf week runs to 8 April."""
 
 EVENT_EXAMPLES: dict[str, ev.EventData] = {
     example.TYPE: example
@@ -87,20 +89,27 @@ EVENT_EXAMPLES: dict[str, ev.EventData] = {
             hold_type=ev.HoldType.SINGLE,
             memo="今回は携帯に電話してください",
             placed_at=PLACED,
-            shelf_until=date(2025, 4, 8),
+            ready_at=READY,
+            hold_until=date(2025, 4, 8),
         ),
         ev.HoldTransit(
-            item_id=ITEM, uid=UID, hold_id="H-2025-000124", patron_ref="p-51c0de", pickup_library="north"
+            item_id=ITEM,
+            uid=UID,
+            hold_id="H-2025-000124",
+            patron_ref="p-51c0de",
+            hold_type=ev.HoldType.SINGLE,
+            from_library="central",
+            to_library="north",
         ),
         ev.HoldDeferred(
             item_id=ITEM,
             uid=UID,
             hold_id="H-2025-000125",
             patron_ref="p-7f3a9c",
-            reason=ev.DeferReason.SET_ORDER,
             set_id="S-88",
             position=2,
-            waiting_for=1,
+            waiting_for=[1],
+            waiting_items=["100000017"],
         ),
         ev.PatronCard(reader="card", card_id="2100012345678"),
         ev.ReaderConnected(reader="pad", url="feig:tcp://10.0.0.21:10001"),

@@ -181,13 +181,15 @@ def _incomplete(data: ev.SetIncomplete) -> Rendered:
 def _arrived(data: ev.HoldArrived) -> Rendered:
     facts = [
         f"hold {data.hold_id} for {data.patron_ref}: {_item(data.item_id, data.uid)} to the hold shelf"
-        f" at {data.pickup_library} until {data.shelf_until.isoformat()}",
+        f" at {data.pickup_library} until {data.hold_until.isoformat()}",
         "do not notify" if data.notify is ev.Notify.NONE else f"notify by {data.notify.value}",
     ]
     if data.set_id:
         facts.append(f"set {data.set_id} volume {data.position}")
     if data.group_id:
         facts.append(f"group {data.group_id}")
+    if data.release:
+        facts.append(f"release {', '.join(data.release)}")
     if data.memo:
         facts.append(f"memo: {data.memo}")
     return Kind.SUCCESS, " · ".join(facts)
@@ -196,16 +198,15 @@ def _arrived(data: ev.HoldArrived) -> Rendered:
 @_renders(ev.HoldTransit)
 def _transit(data: ev.HoldTransit) -> Rendered:
     item = _item(data.item_id, data.uid)
-    return Kind.WARNING, f"hold {data.hold_id} for {data.patron_ref}: send {item} to {data.pickup_library}"
+    route = f"send {item} from {data.from_library} to {data.to_library}"
+    return Kind.WARNING, f"hold {data.hold_id} for {data.patron_ref}: {route}"
 
 
 @_renders(ev.HoldDeferred)
 def _deferred(data: ev.HoldDeferred) -> Rendered:
     item = _item(data.item_id, data.uid)
-    if data.reason is ev.DeferReason.SET_ORDER:
-        why = f"set {data.set_id} volume {data.position} waits for volume {data.waiting_for}"
-    else:
-        why = f"group {data.group_id} is already filled"
+    waiting = ", ".join(map(str, data.waiting_for))
+    why = f"set {data.set_id} volume {data.position} waits for volume {waiting}"
     return Kind.WARNING, f"hold {data.hold_id}: {item} held back: {why}"
 
 

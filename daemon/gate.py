@@ -102,13 +102,15 @@ class GateStation(Station):
                 "gate.alarm", station=self.name, uid=alarm.uid, item_id=alarm.item_id, by=alarm.detected_by
             )
         outcomes = await asyncio.gather(*(self.emit(alarm) for alarm in alarms), return_exceptions=True)
+        unreported = ""
         for alarm, outcome in zip(alarms, outcomes, strict=True):
             if isinstance(outcome, OutboxFull):
                 log.error("gate.alarm_not_stored", station=self.name, uid=alarm.uid, error=str(outcome))
+                unreported = f" (not reported: {outcome})"  # the gate still sounds; staff learn why
             elif isinstance(outcome, BaseException):
                 raise outcome
         last = alarms[-1]
-        self.display(f"ALARM: {last.item_id or last.uid or 'EAS tag'}")
+        self.display(f"ALARM: {last.item_id or last.uid or 'EAS tag'}{unreported}")
         if len(self._quiet) > PRUNE_AT:
             now = time.monotonic()
             for key in [key for key, until in self._quiet.items() if until <= now]:

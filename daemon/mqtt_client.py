@@ -9,6 +9,7 @@ and so leave a cancelled task waiting for ever; callers bound it with `asyncio.t
 
 import asyncio
 import random
+import socket
 import ssl
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 CLOUDEVENTS_JSON = "application/cloudevents+json; charset=utf-8"
 """The MQTT 5 Content Type of a structured-mode CloudEvent (CloudEvents MQTT binding §3.2.1)."""
+
+
+NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+"""Small MQTT packets go out at once: with Nagle's algorithm a publish that follows a PUBACK waits for the
+broker's delayed TCP ACK, 40 ms on Linux (bench/bench_encoding.py, docs/performance.md)."""
 
 
 class TlsSettings(BaseModel):
@@ -142,6 +148,7 @@ def make_client(settings: MqttSettings, *, client_id: str, will: aiomqtt.Will) -
         timeout=settings.connect_timeout_seconds,
         max_inflight_messages=settings.inflight,
         tls_context=tls_context(settings.tls) if settings.tls else None,
+        socket_options=(NO_DELAY,),
     )
 
 

@@ -44,6 +44,8 @@ REPLY_WAIT_S = 30.0
 """How long a reply waits for a connection before it is given up (and logged)."""
 OFFLINE_WAIT_S = 2.0
 """How long a clean shutdown waits to publish `offline` before disconnecting anyway."""
+STATUS_DEPTH_SECONDS = 1.0
+"""A changed outbox depth is republished at most this often; readers and the full flag change it at once."""
 
 
 class MqttLink:
@@ -181,12 +183,26 @@ class MqttLink:
             self.router.dispatch(message.topic.value, bytes(payload))
 
     async def _publish_status(self, client: AckingClient) -> None:
-        """The retained `online` status, at once and whenever readers or the outbox's full flag change."""
+        """The retained `online` status: at once, whenever readers or the outbox's full flag change, and
+        when the outbox depth has moved (at most once per STATUS_DEPTH_SECONDS, so a burst of events costs
+        one status, not one each)."""
         while True:
             self._status_changed.clear()
-            status = self.status().to_json()
-            await client.publish_acked(self.topics.status, status, self._json_properties, retain=True)
-            await self._status_changed.wait()
+            status = self.status()
+            body = status.to_json()
+            await client.publish_acked(self.topics.status, body, self._json_properties, retain=True)
+            await self._status_due(status.outbox_depth)
+
+    async def _status_due(self, published_depth: int) -> None:
+        """Until the status is stale: a change flagged, or the depth differs from the one published."""
+        while True:
+            try:
+                await asyncio.wait_for(self._status_changed.wait(), STATUS_DEPTH_SECONDS)
+            except TimeoutError:
+                if self.reporter.outbox.depth != published_depth:
+                    return
+            else:
+                return
 
     async def _drain(self, client: AckingClient, crew: "_Crew") -> None:
         """Publish stored events oldest first, up to `inflight` at a time; replay starts from the oldest."""

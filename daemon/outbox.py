@@ -39,8 +39,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_by_station ON outbox (station, seq);
+CREATE TABLE IF NOT EXISTS disk_probe (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 """
 # AUTOINCREMENT: a seq is never reused, even after every row is deleted, so a publisher's cursor is safe.
+DISK_PROBE_SECONDS = 1.0
+"""While the disk is full, how often a small write tries whether there is room again."""
 
 
 class OutboxSettings(BaseModel):
@@ -102,6 +105,7 @@ class Outbox:
         self._queued_acks: list[tuple[Sequence[int], asyncio.Future[None]]] = []
         self._reserved_events = self._reserved_bytes = 0
         self._writer: asyncio.Task[None] | None = None
+        self._disk_probe: asyncio.Task[None] | None = None
         self._full: OutboxFull | None = None
         self._watchers: list[Callable[[], None]] = []
         self._signals: dict[str, asyncio.Event] = {}
@@ -175,6 +179,9 @@ class Outbox:
         return await self._run(self._select, station, after, limit)
 
     async def close(self) -> None:
+        if self._disk_probe is not None:
+            self._disk_probe.cancel()
+            await asyncio.gather(self._disk_probe, return_exceptions=True)
         while self._writer is not None and not self._writer.done():
             await asyncio.shield(self._writer)
         if self._db is not None:
@@ -208,6 +215,24 @@ class Outbox:
             log.warning("outbox.full" if refusal else "outbox.room", reason=refusal and refusal.reason)
             for callback in self._watchers:
                 callback()
+        if refusal is not None and refusal.reason == "disk_full" and not self._probing:
+            self._disk_probe = asyncio.get_running_loop().create_task(self._probe_disk())
+
+    @property
+    def _probing(self) -> bool:
+        return self._disk_probe is not None and not self._disk_probe.done()
+
+    async def _probe_disk(self) -> None:
+        """A full disk may be freed while nothing is waiting to be stored or acknowledged (every station
+        refuses work): a small write now and then finds out, and lifts the refusal."""
+        while self._full is not None and self._full.reason == "disk_full":
+            await asyncio.sleep(DISK_PROBE_SECONDS)
+            try:
+                await self._run(self._write_probe)
+            except OutboxError:
+                continue
+            if self._full is not None and self._full.reason == "disk_full":
+                self._set_full(None)
 
     def _start_writer(self) -> None:
         if self._writer is None or self._writer.done():
@@ -269,10 +294,23 @@ class Outbox:
         self._db = db
         return int(depth), int(size)
 
-    def _commit(self, rows: list[_Row], deletes: list[int]) -> tuple[list[int], int, int]:
+    def _write_probe(self) -> None:
         db = self._db
         assert db is not None
         try:
+            db.execute("INSERT OR REPLACE INTO disk_probe (id, data) VALUES (1, zeroblob(16384))")
+        except sqlite3.Error as exc:
+            raise _storage_error(exc) from exc
+
+    def _commit(self, rows: list[_Row], deletes: list[int]) -> tuple[list[int], int, int]:
+        db = self._db
+        assert db is not None
+        # Acks alone are not worth an fsync: a delete lost to a power cut only sends its event again, and
+        # the next fsynced commit makes it durable too (WAL frames are synced in order).
+        relaxed = not rows and self.settings.synchronous == "full"
+        try:
+            if relaxed:
+                db.execute("PRAGMA synchronous = NORMAL")
             db.execute("BEGIN IMMEDIATE")
             try:
                 delete = "DELETE FROM outbox WHERE seq = ? RETURNING LENGTH(payload)"
@@ -284,6 +322,9 @@ class Outbox:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
+            finally:
+                if relaxed:
+                    db.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
             raise _storage_error(exc) from exc
         depth = self._depth + len(rows) - len(freed)
@@ -331,10 +372,14 @@ class Reporter:
 
     async def emit(self, data: EventData) -> Envelope:
         """Raises OutboxFull (with its reason) when the event cannot be stored: refuse the work then."""
-        now_ns = time.time_ns()
-        now_ms = now_ns // 1_000_000
-        at = datetime.fromtimestamp(now_ms // 1000, UTC).replace(microsecond=now_ms % 1000 * 1000)
-        event_id = self._ids.next(now_ms, urandom(8))
-        event = envelope(data, station=self.station, library=self.library, event_id=event_id, time=at)
+        event = self.wrap(data)
         await self.outbox.append(event)
         return event
+
+    def wrap(self, data: EventData) -> Envelope:
+        """The envelope `emit` would store, with its id and time fixed now: for a caller that records the
+        event elsewhere first (the holds ledger), so a re-send after a crash keeps its id."""
+        now_ms = time.time_ns() // 1_000_000
+        at = datetime.fromtimestamp(now_ms // 1000, UTC).replace(microsecond=now_ms % 1000 * 1000)
+        event_id = self._ids.next(now_ms, urandom(8))
+        return envelope(data, station=self.station, library=self.library, event_id=event_id, time=at)

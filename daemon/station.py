@@ -17,7 +17,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tagd.daemon.catalog import Catalog
 from tagd.daemon.config import Config
@@ -47,6 +47,9 @@ from tagd.protocols.events import (
 from tagd.protocols.events import ReaderLost as ReaderLostEvent
 from tagd.protocols.profiles import ProfileSet
 
+if TYPE_CHECKING:
+    from tagd.daemon.hold_desk import HoldDesk
+
 __all__ = ["CARD_READER", "READER", "SCANNER", "Station", "StationContext"]
 
 log = get_logger(__name__)
@@ -65,21 +68,23 @@ class StationContext:
     link: MqttLink
     catalog: Catalog
     profiles: ProfileSet
+    holds: "HoldDesk | None" = None
+    """The process's hold trap, when it runs a check-in station."""
 
 
 class Station:
     """The base every role builds on; with no `run()` of its own it only keeps its devices and sim/ topics.
 
-    Class attributes a subclass or a test may tune: `retry_min_seconds` / `retry_max_seconds` (device
-    reopen backoff), `probe_seconds` (how often an idle reader is checked, so a loss shows without work).
+    The `[devices]` config section gives the reopen backoff (`retry_min_seconds` / `retry_max_seconds`)
+    and `probe_seconds` (how often an idle reader is checked, so a loss shows without work).
     """
-
-    retry_min_seconds = 0.2
-    retry_max_seconds = 10.0
-    probe_seconds = 1.0
 
     def __init__(self, context: StationContext) -> None:
         settings = context.settings
+        devices = context.config.devices
+        self.retry_min_seconds = devices.reconnect_min_seconds
+        self.retry_max_seconds = devices.reconnect_max_seconds
+        self.probe_seconds = devices.probe_seconds
         self.context = context
         self.config = context.config
         self.settings = settings

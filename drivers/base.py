@@ -4,7 +4,14 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from tagd.protocols.iso15693 import ErrorCode, InventoryResponse, SystemInfo, error_code, format_uid
+from tagd.protocols.iso15693 import (
+    ErrorCode,
+    InventoryResponse,
+    PasswordId,
+    SystemInfo,
+    error_code,
+    format_uid,
+)
 
 
 class DriverError(Exception):
@@ -34,6 +41,14 @@ class TagError(DriverError):
         super().__init__(f"tag error 0x{code:02X} ({name})")
 
 
+class PasswordRefused(TagLost):
+    """The tag gave a random number, then fell silent at Set Password: an NXP tag's answer to a wrong
+    password. It then ignores every command until it leaves the field (or the tag left just then)."""
+
+    def __init__(self, uid: int) -> None:
+        super().__init__(uid, "silent after Set Password: a wrong password, or the tag left")
+
+
 class ReaderLost(DriverError):  # noqa: N818 - the contract's name
     """The reader is gone (unplugged, port closed, connection reset); reopen it to go on."""
 
@@ -61,6 +76,13 @@ class Reader(Protocol):
     async def set_eas(self, uid: int) -> None: ...
     async def reset_eas(self, uid: int) -> None: ...
     async def eas_alarm(self) -> bool: ...
+    # NXP ICODE passwords (SLIX, SLIX2, SLIX-S, SLIX-L) guard EAS and the AFI from phones. set_password gives
+    # one for this power-on session (Get Random Number, then Set Password XORed with it), PasswordRefused when
+    # the tag goes silent at it; a password written must be given before it grants anything; protect_eas_afi
+    # makes EAS (or, with afi, the AFI) need the EAS/AFI password from now on.
+    async def set_password(self, uid: int, password_id: PasswordId | int, password: int) -> None: ...
+    async def write_password(self, uid: int, password_id: PasswordId | int, password: int) -> None: ...
+    async def protect_eas_afi(self, uid: int, *, afi: bool) -> None: ...
     async def close(self) -> None: ...
 
 

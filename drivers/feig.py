@@ -1,9 +1,10 @@
 """FEIG ISC readers in host mode, over serial/USB (`feig:serial://...`) or Ethernet (`feig:tcp://host:10001`).
 
 Every tag operation is one [0xB0] ISO 15693 host command or [0xB1] NXP custom command, addressed by UID; the
-reader runs the air interface itself. Its STATUS byte becomes the typed errors of drivers.base: no
-transponder (0x01) is TagLost, an ISO error (0x95) is TagError with the tag's code, and whatever else the
-reader reports is FeigStatusError. A reader that does not answer in time raises ReaderTimeout (a ReaderLost).
+reader runs the air interface itself (giving an NXP password takes two: Get Random Number, Set Password).
+Its STATUS byte becomes the typed errors of drivers.base: no transponder (0x01) is TagLost, an ISO error
+(0x95) is TagError with the tag's code, and whatever else the reader reports is FeigStatusError. A reader
+that does not answer in time raises ReaderTimeout (a ReaderLost).
 
 URL query settings: `baudrate` (38400), `parity` (E, N or O) and `address` (255, every reader), as in
 FEIG's defaults of 38400 8E1 and bus address 255; `timeout` in seconds (3); and the Dialect choices
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from tagd.drivers.base import DriverError, DriverUrlError, TagError, TagLost
+from tagd.drivers.base import DriverError, DriverUrlError, PasswordRefused, TagError, TagLost
 from tagd.drivers.feig_transport import FeigLink, ReaderTimeout, connect_serial, connect_tcp
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.feig import BROADCAST, Outcome, Reply, StatusKind, classify
@@ -35,7 +36,11 @@ from tagd.protocols.feig_commands import (
     LockBlocks,
     NxpCode,
     NxpCommand,
+    PasswordCode,
+    PasswordCommand,
     PlainCommand,
+    ProtectEasAfi,
+    RandomNumber,
     ReadBlocks,
     WriteAfi,
     WriteBlocks,
@@ -43,7 +48,7 @@ from tagd.protocols.feig_commands import (
 )
 from tagd.protocols.feig_commands import SystemInfo as FeigSystemInfo
 from tagd.protocols.iso15693 import BlockSecurity as IsoBlockSecurity
-from tagd.protocols.iso15693 import InventoryResponse, SystemInfo, afi_matches
+from tagd.protocols.iso15693 import InventoryResponse, PasswordId, SystemInfo, afi_matches, xor_password
 
 __all__ = ["FeigReader", "FeigStatusError", "FeigUrlError", "ReaderTimeout", "open_feig_reader"]
 
@@ -274,6 +279,28 @@ class FeigReader:
         if outcome.kind is StatusKind.OK:
             return True
         raise FeigStatusError(self.url, outcome)
+
+    async def set_password(self, uid: int, password_id: PasswordId | int, password: int) -> None:
+        """[0xB1][0xB2] Get Random Number, then [0xB3] Set Password with the password XORed with it."""
+        reply = await self._command(NxpCommand(code=NxpCode.GET_RANDOM_NUMBER, uid=uid), uid)
+        random = self._decode("random number", RandomNumber.decode, reply.data).value
+        xored = xor_password(password, random)
+        command = PasswordCommand(
+            code=PasswordCode.SET_PASSWORD, uid=uid, password_id=password_id, password=xored
+        )
+        try:
+            await self._command(command, uid)
+        except TagLost:
+            raise PasswordRefused(uid) from None
+
+    async def write_password(self, uid: int, password_id: PasswordId | int, password: int) -> None:
+        command = PasswordCommand(
+            code=PasswordCode.WRITE_PASSWORD, uid=uid, password_id=password_id, password=password
+        )
+        await self._command(command, uid)
+
+    async def protect_eas_afi(self, uid: int, *, afi: bool) -> None:
+        await self._command(ProtectEasAfi(uid=uid, afi=afi), uid)
 
     async def block_security(self, uid: int, first: int, count: int) -> list[bool]:
         """Which of the blocks are locked ([0x2C] Get Multiple Block Security Status); beyond the Reader."""

@@ -6,6 +6,7 @@ error code, 0x02 (data false) for a garbled answer. An inventory runs the 16-slo
 over the field and hands out `page_size` data sets per reply, the rest after status 0x94 for MORE requests.
 Block writes and locks go one block at a time with the single-block commands (ICODE chips have no Write
 Multiple Blocks), so DB-ADR-E names the block that failed and a tag leaving mid-write leaves a prefix written.
+NXP password commands ([0xB1] B2, B3, B4, A6) become the same ISO 15693 frames; the host did the XOR.
 The byte side (TCP, pty) is in feig_emulator_serve.
 """
 
@@ -32,7 +33,11 @@ from tagd.protocols.feig_commands import (
     LockBlocks,
     NxpCode,
     NxpCommand,
+    PasswordCode,
+    PasswordCommand,
     PlainCommand,
+    ProtectEasAfi,
+    RandomNumber,
     ReadBlocks,
     SystemInfo,
     WriteAfi,
@@ -45,15 +50,19 @@ from tagd.protocols.iso15693 import (
     InventoryResponse,
     Response,
     SecurityStatus,
+    SetPassword,
     SlotOutcome,
     SlotState,
     TagErrorResponse,
+    WritePassword,
     append_crc,
     check_crc,
     decode_response,
     encode_request,
 )
 from tagd.protocols.iso15693 import Command as Iso
+from tagd.protocols.iso15693 import RandomNumber as IsoRandomNumber
+from tagd.protocols.iso15693 import Request as IsoRequest
 from tagd.protocols.iso15693 import SystemInfo as IsoSystemInfo
 
 _log = logging.getLogger(__name__)
@@ -138,6 +147,11 @@ class FeigEmulator:
                 self._ask(iso.write_afi(command.uid, command.afi, select=command.selected), Iso.WRITE_AFI)
             case NxpCommand():
                 return self._nxp(command)
+            case ProtectEasAfi():
+                frame = iso.password_protect_eas_afi(command.uid, afi=command.afi, select=command.selected)
+                self._ask(frame, Iso.PASSWORD_PROTECT_EAS_AFI)
+            case PasswordCommand():
+                self._password(command)
             case PlainCommand():
                 return self._plain(command)
         return FeigStatus.OK, b""
@@ -227,6 +241,10 @@ class FeigEmulator:
             if self.field.transceive(append_crc(iso.eas_alarm(uid, select=selected)))[0] is None:
                 raise _Refusal(FeigStatus.NO_TRANSPONDER)
             return FeigStatus.OK, b""
+        if command.code is NxpCode.GET_RANDOM_NUMBER:
+            random = self._ask(iso.get_random_number(uid, select=selected), Iso.GET_RANDOM_NUMBER)
+            assert isinstance(random, IsoRandomNumber)
+            return FeigStatus.OK, RandomNumber(random.value).encode()
         frames = {
             NxpCode.SET_EAS: (iso.set_eas, Iso.SET_EAS),
             NxpCode.RESET_EAS: (iso.reset_eas, Iso.RESET_EAS),
@@ -235,6 +253,16 @@ class FeigEmulator:
         build, code = frames[command.code]
         self._ask(build(uid, select=selected), code)
         return FeigStatus.OK, b""
+
+    def _password(self, command: PasswordCommand) -> None:
+        """Set or Write Password, passed on as they came: the host did the XOR with the random number."""
+        ident, value = command.password_id, command.password
+        if command.code is PasswordCode.SET_PASSWORD:
+            body: SetPassword | WritePassword = SetPassword(ident, value)
+            code = Iso.SET_PASSWORD
+        else:
+            body, code = WritePassword(ident, value), Iso.WRITE_PASSWORD
+        self._ask(encode_request(IsoRequest(body, command.uid, command.selected)), code)
 
 
 def _slot(reply: bytes | Collision | None, found: dict[int, int]) -> SlotOutcome:

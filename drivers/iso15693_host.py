@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from tagd.drivers.base import ReaderLost, TagError, TagLost
+from tagd.drivers.base import PasswordRefused, ReaderLost, TagError, TagLost
 from tagd.drivers.sim_world import COLLISION, Collision, ReaderUnplugged, SlotReply
 from tagd.protocols import iso15693 as iso
 from tagd.protocols.errors import ProtocolError
@@ -200,7 +200,26 @@ class Iso15693Host:
     async def close(self) -> None:
         self._lost = self._lost or "closed"
 
-    # -- more than the Reader interface: what a technician's dump and NXP-protected tags need -----------
+    async def set_password(self, uid: int, password_id: PasswordId | int, password: int) -> None:
+        """Gives an NXP password for this power-on session (Get Random Number, then Set Password, XORed)."""
+        answer = await self._command(uid, iso.get_random_number(uid), Command.GET_RANDOM_NUMBER)
+        assert isinstance(answer, iso.RandomNumber)
+        frame = iso.set_password(uid, password_id, password, answer.value)
+        try:
+            await self._command(uid, frame, Command.SET_PASSWORD)
+        except CorruptReply:
+            raise
+        except TagLost:
+            raise PasswordRefused(uid) from None
+
+    async def write_password(self, uid: int, password_id: PasswordId | int, password: int) -> None:
+        await self._command(uid, iso.write_password(uid, password_id, password), Command.WRITE_PASSWORD)
+
+    async def protect_eas_afi(self, uid: int, *, afi: bool) -> None:
+        """NXP Password Protect EAS/AFI: from now on EAS (or the AFI) changes need the EAS/AFI password."""
+        await self._command(uid, iso.password_protect_eas_afi(uid, afi=afi), Command.PASSWORD_PROTECT_EAS_AFI)
+
+    # -- more than the Reader interface: what a technician's dump needs ----------------------------------
 
     async def block_security(self, uid: int, first: int, count: int) -> list[bool]:
         """Which of the blocks are locked (Get Multiple Block Security Status)."""
@@ -209,17 +228,6 @@ class Iso15693Host:
         result = await self._command(uid, frame, Command.GET_MULTIPLE_BLOCK_SECURITY_STATUS, count=count)
         assert isinstance(result, iso.SecurityStatus)
         return [bool(status & BlockSecurity.LOCKED) for status in result.blocks]
-
-    async def set_password(self, uid: int, password_id: PasswordId | int, password: int) -> None:
-        """Gives an NXP password for this power-on session (Get Random Number, then Set Password)."""
-        answer = await self._command(uid, iso.get_random_number(uid), Command.GET_RANDOM_NUMBER)
-        assert isinstance(answer, iso.RandomNumber)
-        frame = iso.set_password(uid, password_id, password, answer.value)
-        await self._command(uid, frame, Command.SET_PASSWORD)
-
-    async def protect_eas_afi(self, uid: int, *, afi: bool) -> None:
-        """NXP Password Protect EAS/AFI: from now on EAS (or the AFI) changes need the EAS/AFI password."""
-        await self._command(uid, iso.password_protect_eas_afi(uid, afi=afi), Command.PASSWORD_PROTECT_EAS_AFI)
 
     # -- exchanges ------------------------------------------------------------------------------------
 

@@ -286,6 +286,8 @@ class SimTag:
                 self._random = random_number()
                 response = iso.RandomNumber(self._random)
             case iso.SetPassword(ident, password):
+                if request.uid is None and not request.select:
+                    raise _Silent  # addressed or selected mode only
                 self._set_password(ident, password)
             case iso.WritePassword(ident, password):
                 if request.uid is None and not request.select:

@@ -8,12 +8,12 @@ whatever the bytes, so one bad message can never stop a station.
 
 import json
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BeforeValidator,
     Field,
     StringConstraints,
@@ -247,13 +247,20 @@ class Hold(Model):
     pickup_library: LibraryCode = Field(description="where the patron collects it")
     notify: Notify = Field(description="how the patron is told: by e-mail, by phone, or not (watches online)")
     memo: Text | None = Field(default=None, description="the patron's memo, shown to staff once secured")
-    placed_at: AwareDatetime = Field(description="when the patron placed the hold")
+    placed_at: datetime = Field(
+        description="when the patron placed the hold: RFC 3339; without an offset, in the library's time zone"
+    )
     type: HoldType = Field(description="single; set (volumes in order); group (any one member fills it)")
     set_id: SetId | None = None
     position: Position | None = None
     group_id: GroupId | None = None
     members: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")]] | None = Field(
         default=None, max_length=100, description="for a group: the item ids any one of which fills it"
+    )
+    filled: bool = Field(
+        default=False,
+        description="the circulation system counts this hold filled (the item is on its hold shelf): "
+        "earlier set volumes and group members marked so release or close the others",
     )
 
     @model_validator(mode="after")
@@ -317,6 +324,8 @@ def decode_object(payload: bytes) -> dict[str, Any]:
         raise PayloadError(f"payload is not JSON: {exc.msg} at {where}") from None
     except RecursionError:
         raise PayloadError("payload is not usable JSON: nested too deeply") from None
+    except ValueError as exc:  # a number of more digits than int() converts; the advice after ';' is Python's
+        raise PayloadError(f"payload is not usable JSON: {str(exc).partition(';')[0]}") from None
     if not isinstance(value, dict):
         raise PayloadError(f"payload must be a JSON object, not {_JSON_KINDS[type(value)]}")
     return value

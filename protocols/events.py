@@ -14,7 +14,6 @@ from tagd.protocols.iso28560 import DataModel
 from tagd.protocols.nw7 import BarcodeReason
 from tagd.protocols.payload_types import (
     REJECT_REASON_TEXTS,
-    DeferReason,
     DetectedBy,
     GroupId,
     HoldId,
@@ -50,7 +49,6 @@ __all__ = [
     "TYPE_PREFIX",
     "BarcodeScanned",
     "CommandRejected",
-    "DeferReason",
     "DetectedBy",
     "Envelope",
     "EventData",
@@ -223,7 +221,11 @@ class SetIncomplete(EventData):
 
 
 class HoldArrived(EventData):
-    """A held item was identified at its pickup library: tell the patron, start the hold-shelf clock."""
+    """A held item was identified at its pickup library: tell the patron, start the hold-shelf clock.
+
+    The one event that carries the patron's memo (shown to staff once the item is secured). For a group hold,
+    `release` lists the other members: any one fills the hold, so theirs are released.
+    """
 
     TYPE = "hold.arrived"
     item_id: ItemId
@@ -239,36 +241,53 @@ class HoldArrived(EventData):
     set_id: SetId | None = None
     position: Position | None = None
     group_id: GroupId | None = None
+    release: list[ItemId] = Field(
+        default_factory=list, description="for a group hold: the other members, no longer needed for it"
+    )
     placed_at: AwareDatetime = Field(description="when the patron placed the hold")
-    shelf_until: date = Field(description="last day on the hold shelf (hold-shelf days from today)")
+    ready_at: AwareDatetime = Field(
+        description="when it was ready at the pickup library: identified there, or released from set order"
+    )
+    hold_until: date = Field(
+        description="last day on the hold shelf: ready_at's date in the library's time zone + hold-shelf days"
+    )
 
 
 class HoldTransit(EventData):
-    """A held item was identified at another library: send it to the pickup library."""
+    """A held item was identified at another library than its pickup library: send it there."""
 
     TYPE = "hold.transit"
     item_id: ItemId
     uid: Uid | None = None
     hold_id: HoldId
     patron_ref: PatronRef
-    pickup_library: LibraryCode
+    hold_type: HoldType = Field(description="single; set (volumes in order); group (any one member fills it)")
+    from_library: LibraryCode = Field(description="where the item is now (the station's library)")
+    to_library: LibraryCode = Field(description="the pickup library it goes to")
+    set_id: SetId | None = None
+    position: Position | None = None
+    group_id: GroupId | None = None
+    release: list[ItemId] = Field(
+        default_factory=list, description="for a group hold: the other members, no longer needed for it"
+    )
 
 
 class HoldDeferred(EventData):
-    """A held item was identified but cannot fill its hold yet (set order) or any more (group filled)."""
+    """A set volume reached its pickup library before the volumes due first: it waits, not on the hold shelf.
+
+    It is released (hold.arrived) when the volumes before it are filled: reported arrived by tagd or marked
+    `filled` in the holds feed, or no longer in the feed.
+    """
 
     TYPE = "hold.deferred"
     item_id: ItemId
     uid: Uid | None = None
     hold_id: HoldId
     patron_ref: PatronRef
-    reason: DeferReason = Field(description="set_order: an earlier volume is due first; group_filled: done")
-    set_id: SetId | None = None
-    position: Position | None = None
-    waiting_for: int | None = Field(
-        default=None, ge=1, description="for set_order: the set position due first"
-    )
-    group_id: GroupId | None = None
+    set_id: SetId
+    position: Position
+    waiting_for: list[Position] = Field(description="the set positions due first, not yet filled")
+    waiting_items: list[ItemId] = Field(description="the items of those positions")
 
 
 class PatronCard(EventData):

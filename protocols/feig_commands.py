@@ -41,12 +41,24 @@ class NxpCode(IntEnum):
     RESET_EAS = 0xA3
     LOCK_EAS = 0xA4
     EAS_ALARM = 0xA5
+    GET_RANDOM_NUMBER = 0xB2
 
+
+class PasswordCode(IntEnum):
+    """[0xB1] NXP password commands with a PWD-ID and a 32-bit value."""
+
+    SET_PASSWORD = 0xB3
+    WRITE_PASSWORD = 0xB4
+
+
+PROTECT_EAS_AFI = 0xA6
+"""[0xB1] Password Protect EAS/AFI; ISO's option flag (protect the AFI) rides in MODE bit 3, as SEC does."""
 
 NXP = 0x04
 """IC manufacturer code that [0xB1] puts before an NXP custom command."""
 TR_TYPE_ISO15693 = 0x03
 _ADDRESSED, _SELECTED, _ADR_BITS, _SEC, _MORE = 0x01, 0x02, 0x07, 0x08, 0x80
+_OPTION = _SEC
 _UID_MAX = (1 << 64) - 1
 
 
@@ -102,7 +114,7 @@ def _reorder(data: bytes, size: int, order: ByteOrder) -> bytes:
     return b"".join(data[i : i + size][::-1] for i in range(0, len(data), size))
 
 
-_Code = TypeVar("_Code", IsoCode, NxpCode)
+_Code = TypeVar("_Code", IsoCode, NxpCode, PasswordCode)
 
 
 def _member(kind: type[_Code], value: int, what: str) -> _Code:
@@ -225,13 +237,37 @@ class WriteAfi(_TagCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class NxpCommand(_TagCommand):
-    """[0xB1] for NXP tags: set, reset or lock EAS, or EAS alarm (status 0x00 = alarm, 0x01 = silent)."""
+    """[0xB1] for NXP tags: set, reset or lock EAS, EAS alarm (status 0x00 = alarm, 0x01 = silent), or get
+    a random number (RandomNumber)."""
 
     code: NxpCode
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _member(NxpCode, self.code, "[0xB1][0x04]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProtectEasAfi(_TagCommand):
+    """[0xB1][0xA6]: from now on EAS (or, with `afi`, the AFI) changes need the EAS/AFI password."""
+
+    afi: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordCommand(_TagCommand):
+    """[0xB1][0xB3] Set Password (`password` already XORed with the random number) or [0xB4] Write Password:
+    PWD-ID, then the 32 bits as the tag takes them (LSB first), as the reader passes the random number on."""
+
+    code: PasswordCode
+    password_id: int
+    password: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _member(PasswordCode, self.code, "[0xB1][0x04]")
+        _check("PWD-ID", self.password_id, 0, 0xFF)
+        _check("password", self.password, 0, 0xFFFFFFFF)
 
 
 Command = (
@@ -243,7 +279,10 @@ Command = (
     | WriteBlocks
     | WriteAfi
     | NxpCommand
+    | ProtectEasAfi
+    | PasswordCommand
 )
+_CUSTOM = (NxpCommand, ProtectEasAfi, PasswordCommand)
 _BLOCK_RANGES: dict[IsoCode, type[ReadBlocks | LockBlocks | GetBlockSecurity]] = {
     kind.code: kind for kind in (ReadBlocks, LockBlocks, GetBlockSecurity)
 }
@@ -258,9 +297,12 @@ def encode_command(command: Command, dialect: Dialect = DEFAULT_DIALECT) -> byte
         if dialect.inventory_afi_flag is None:
             raise ProtocolError("an Inventory with an AFI needs Dialect.inventory_afi_flag from the manual")
         return bytes([IsoCode.INVENTORY, mode | dialect.inventory_afi_flag, command.afi])
-    mode = _SEC if isinstance(command, ReadBlocks) and command.security else 0
+    option = isinstance(command, ReadBlocks) and command.security
+    option = option or (isinstance(command, ProtectEasAfi) and command.afi)
+    mode = _SEC if option else 0
     mode |= _ADDRESSED if command.uid is not None else _SELECTED if command.selected else 0
-    head = bytes([command.code, mode]) + (b"" if command.uid is None else command.uid.to_bytes(8, "big"))
+    code = PROTECT_EAS_AFI if isinstance(command, ProtectEasAfi) else command.code
+    head = bytes([code, mode]) + (b"" if command.uid is None else command.uid.to_bytes(8, "big"))
     match command:
         case ReadBlocks() | LockBlocks() | GetBlockSecurity():
             tail = bytes([command.first, command.count])
@@ -268,9 +310,11 @@ def encode_command(command: Command, dialect: Dialect = DEFAULT_DIALECT) -> byte
             tail = bytes([first, len(data) // size, size]) + _reorder(data, size, dialect.block_order)
         case WriteAfi(afi=afi):
             tail = bytes([afi])
+        case PasswordCommand(password_id=ident, password=password):
+            tail = bytes([ident]) + password.to_bytes(4, "little")
         case _:
             tail = b""
-    return (bytes([NXP]) if isinstance(command, NxpCommand) else b"") + head + tail
+    return (bytes([NXP]) if isinstance(command, _CUSTOM) else b"") + head + tail
 
 
 def to_request(
@@ -281,7 +325,7 @@ def to_request(
     dialect: Dialect = DEFAULT_DIALECT,
 ) -> Request:
     """The frame a host sends for a command."""
-    control = Control.CUSTOM if isinstance(command, NxpCommand) else Control.ISO_HOST
+    control = Control.CUSTOM if isinstance(command, _CUSTOM) else Control.ISO_HOST
     return make_request(control, encode_command(command, dialect), address=address, advanced=advanced)
 
 
@@ -342,6 +386,21 @@ def _decode_iso(code: IsoCode, cursor: _Cursor, dialect: Dialect) -> Command:
     return PlainCommand(code=code, uid=uid, selected=selected)
 
 
+def _decode_custom(code: int, cursor: _Cursor) -> Command:
+    if code == PROTECT_EAS_AFI:
+        option, uid, selected = _mode(cursor, _OPTION)
+        return ProtectEasAfi(uid=uid, selected=selected, afi=bool(option))
+    if code in tuple(PasswordCode):
+        _, uid, selected = _mode(cursor, 0)
+        ident, password = cursor.byte("PWD-ID"), int.from_bytes(cursor.take(4, "password"), "little")
+        return PasswordCommand(
+            code=PasswordCode(code), uid=uid, selected=selected, password_id=ident, password=password
+        )
+    nxp = _member(NxpCode, code, cursor.what)
+    _, uid, selected = _mode(cursor, 0)
+    return NxpCommand(code=nxp, uid=uid, selected=selected)
+
+
 def decode_command(request: Request, dialect: Dialect = DEFAULT_DIALECT) -> Command:
     """The command a request frame carries, as the emulator sees it; anything malformed is a ProtocolError."""
     cursor = _Cursor(request.data, f"[0x{request.control:02X}] request")
@@ -350,9 +409,7 @@ def decode_command(request: Request, dialect: Dialect = DEFAULT_DIALECT) -> Comm
     elif request.control == Control.CUSTOM:
         if (maker := cursor.byte("MFR")) != NXP:
             raise ProtocolError(f"{cursor.what}: manufacturer 0x{maker:02X} is not NXP (0x04)")
-        code = _member(NxpCode, cursor.byte("command"), cursor.what)
-        _, uid, selected = _mode(cursor, 0)
-        command = NxpCommand(code=code, uid=uid, selected=selected)
+        command = _decode_custom(cursor.byte("command"), cursor)
     else:
         raise ProtocolError(f"CONTROL 0x{request.control:02X} is neither [0xB0] nor [0xB1]")
     cursor.end()
@@ -520,3 +577,23 @@ class BlockFailure:
             raise ProtocolError(f"status 0x{reply.status:02X} names no failed block")
         cursor.end()
         return failure
+
+
+@dataclass(frozen=True)
+class RandomNumber:
+    """[0xB1][0xB2] RESPONSE-DATA: the tag's 16-bit random number, as the tag sent it (LSB first)."""
+
+    value: int
+
+    def __post_init__(self) -> None:
+        _check("random number", self.value, 0, 0xFFFF)
+
+    def encode(self) -> bytes:
+        return self.value.to_bytes(2, "little")
+
+    @classmethod
+    def decode(cls, data: bytes) -> Self:
+        cursor = _Cursor(data, "random number reply")
+        value = int.from_bytes(cursor.take(2, "random number"), "little")
+        cursor.end()
+        return cls(value)

@@ -1,9 +1,9 @@
 """`tagd run --config FILE [--mqtt-url URL]`: the daemon, as systemd starts it.
 
 A configuration that cannot be used prints one line per problem on stderr and exits 78 before anything
-starts; a delivery list (catalog.load) with bad rows exits 65, one that cannot be read 66, an outbox or
-catalog database that cannot be opened 73. Otherwise it runs until SIGTERM or SIGINT and exits 0 after a
-clean shutdown.
+starts; a delivery list (catalog.load) with bad rows exits 65, one that cannot be read 66, an outbox,
+catalog or holds database that cannot be opened 73. Otherwise it runs until SIGTERM or SIGINT and exits 0
+after a clean shutdown.
 """
 
 import argparse
@@ -14,6 +14,7 @@ from pathlib import Path
 from tagd.daemon.catalog import CatalogError
 from tagd.daemon.config import DEFAULT_PATH, Config, ConfigError, load_config
 from tagd.daemon.delivery import DeliveryListError
+from tagd.daemon.holds_ledger import LedgerError
 from tagd.daemon.outbox import OutboxError
 
 EX_OK = 0
@@ -59,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"tagd: {exc}", file=sys.stderr)
         return EX_NOINPUT
-    except (OutboxError, CatalogError) as exc:
+    except (OutboxError, CatalogError, LedgerError) as exc:
         print(f"tagd: {exc}", file=sys.stderr)
         return EX_CANTCREAT
     return EX_OK

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tagd.drivers.base import Reader, ReaderLost, TagError, TagLost
+from tagd.drivers.base import PasswordRefused, Reader, ReaderLost, TagError, TagLost
 from tagd.drivers.sim_tag import SimTag
 from tagd.drivers.sim_world import Field, World
-from tagd.protocols.iso15693 import Command, ErrorCode
+from tagd.protocols.iso15693 import Command, ErrorCode, PasswordId
 
 SLIX2_PREFIX = 0xE0040108 << 32
 """An NXP ICODE SLIX2 UID (E0 04 01, type bits 01) with the low 32 bits free."""
@@ -159,6 +159,55 @@ class ReaderContract:
         assert await bounded(rig.reader.eas_alarm())
         await bounded(rig.reader.reset_eas(tag.uid))
         assert not await bounded(rig.reader.eas_alarm())
+
+    # -- the NXP EAS/AFI password -------------------------------------------------------------------------
+
+    def power_cycle(self, rig: Rig, tag: SimTag) -> None:
+        """The tag leaves the field and comes back: a new power-on session, no password given."""
+        rig.world.remove(tag.uid)
+        rig.world.place(tag.uid, rig.field.name)
+
+    @pytest.mark.parametrize("profile", ["slix2", "slix-s"])
+    async def test_the_eas_afi_password_is_set_and_guards_afi_and_eas(self, rig: Rig, profile: str) -> None:
+        tag = self.place(rig, profile)
+        await bounded(rig.reader.set_password(tag.uid, PasswordId.EAS_AFI, 0))  # the factory password
+        await bounded(rig.reader.write_password(tag.uid, PasswordId.EAS_AFI, 0x5EC0DE42))
+        await bounded(rig.reader.set_password(tag.uid, PasswordId.EAS_AFI, 0x5EC0DE42))
+        await bounded(rig.reader.set_eas(tag.uid))
+        await bounded(rig.reader.protect_eas_afi(tag.uid, afi=False))
+        await bounded(rig.reader.protect_eas_afi(tag.uid, afi=True))
+        assert (tag.passwords[PasswordId.EAS_AFI], tag.eas_protected, tag.afi_protected) == (
+            0x5EC0DE42,
+            True,
+            True,
+        )
+        self.power_cycle(rig, tag)
+        for change in (rig.reader.write_afi(tag.uid, 0xC2), rig.reader.reset_eas(tag.uid)):
+            with pytest.raises(TagError) as caught:
+                await bounded(change)
+            assert caught.value.code == ErrorCode.UNKNOWN
+        assert (tag.afi, tag.eas) == (0, True)
+        await bounded(rig.reader.set_password(tag.uid, PasswordId.EAS_AFI, 0x5EC0DE42))
+        await bounded(rig.reader.write_afi(tag.uid, 0xC2))
+        await bounded(rig.reader.reset_eas(tag.uid))
+        assert (tag.afi, tag.eas, tag.afi_locked) == (0xC2, False, False)
+
+    async def test_a_wrong_password_is_refused_and_the_tag_is_silent_until_power_off(self, rig: Rig) -> None:
+        tag = self.place(rig, "slix2")
+        tag.passwords[PasswordId.EAS_AFI] = 0x5EC0DE42
+        with pytest.raises(PasswordRefused):
+            await bounded(rig.reader.set_password(tag.uid, PasswordId.EAS_AFI, 0x5EC0DE43))
+        with pytest.raises(TagLost):
+            await bounded(rig.reader.system_info(tag.uid))
+        self.power_cycle(rig, tag)
+        await bounded(rig.reader.set_password(tag.uid, PasswordId.EAS_AFI, 0x5EC0DE42))
+        assert (await bounded(rig.reader.system_info(tag.uid))).uid == tag.uid
+
+    async def test_a_chip_without_passwords_says_so(self, rig: Rig) -> None:
+        tag = self.place(rig, "sli")
+        with pytest.raises(TagError) as caught:
+            await bounded(rig.reader.set_password(tag.uid, PasswordId.EAS_AFI, 0))
+        assert caught.value.code == ErrorCode.NOT_SUPPORTED
 
     # -- faults -------------------------------------------------------------------------------------------
 

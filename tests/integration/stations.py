@@ -16,6 +16,7 @@ import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -85,9 +86,12 @@ def station_config(
 
 
 @contextlib.asynccontextmanager
-async def running(config: Config, *, connected: bool = True) -> AsyncIterator[App]:
-    """The app of `config` running in this event loop; ready (and, by default, every link connected)."""
-    app = App(config, notifier=Notifier(None))
+async def running(
+    config: Config, *, connected: bool = True, clock: Callable[[], datetime] | None = None
+) -> AsyncIterator[App]:
+    """The app of `config` running in this event loop; ready (and, by default, every link connected).
+    `clock` dates hold arrivals."""
+    app = App(config, notifier=Notifier(None), clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(app.run(stop))
     try:
@@ -216,10 +220,10 @@ class Circulation:
 
     # -- driving --------------------------------------------------------------------------------------------
 
-    async def publish(self, topic: str, payload: Mapping[str, Any] | bytes) -> None:
+    async def publish(self, topic: str, payload: Mapping[str, Any] | bytes, *, retain: bool = False) -> None:
         assert self._client is not None
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        await self._client.publish(topic, body, qos=1)
+        await self._client.publish(topic, body, qos=1, retain=retain)
 
     async def send(self, station: str, kind: str, name: str, payload: Mapping[str, Any]) -> None:
         """Publish on tagd/{station}/{kind}/{name} (kind: cmd or sim) without waiting for anything."""

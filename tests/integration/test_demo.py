@@ -53,6 +53,8 @@ async def test_the_scripted_day_gives_every_event_it_tells_of() -> None:
     assert [alarm.item_id for alarm in of(events, "demo-gate", ev.GateAlarm)] == [KAMISHIBAI]
     secured = of(events, "demo-checkin", ev.SecurityChanged)
     assert sorted((s.item_id, s.secured) for s in secured) == [(PAPERBACK, True), (HARDCOVER, True)]
+    (arrived,) = of(events, "demo-checkin", ev.HoldArrived)
+    assert (arrived.item_id, arrived.hold_id, arrived.pickup_library) == (HARDCOVER, "H-DEMO-1", "demo")
     assert len({envelope.id for envelope in events}) == len(events), "no event shown twice"
 
     feed = out.getvalue()

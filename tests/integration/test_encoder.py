@@ -2,6 +2,7 @@
 (sim/place, sim/remove, sim/scan, cmd/encode) to drive it. Fault injection that has no topic (a tag
 leaving mid-write, an unplugged reader) uses the simulated world's own test API."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tagd.daemon.app import App
-from tagd.daemon.outbox import Outbox, OutboxSettings, Reporter
+from tagd.daemon.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
 from tagd.drivers.scanner import sim_scanner
 from tagd.drivers.sim import default_world
 from tagd.protocols import iso28560, iso28560_2
@@ -66,6 +67,24 @@ async def desk(request: pytest.FixtureRequest, tmp_path: Path, broker: Broker) -
     )
     async with Circulation(broker.port) as circulation, running(config) as app:
         yield Desk(app, circulation, table["name"], Displays(app.station(table["name"])))
+
+
+async def fill_with_ghosts(outbox: Outbox) -> None:
+    """Events of a removed station until they alone fill the outbox: an append refused while the station's
+    own events wait for their acknowledgement is made again once they leave room."""
+    changed = asyncio.Event()
+    outbox.watch(changed.set)
+    ghost = Reporter(outbox, station="removed-station", library="test")
+    stored = 0
+    while True:
+        try:
+            await ghost.emit(ReaderConnected(reader="reader", url="sim:removed-station"))
+            stored += 1
+        except OutboxFull:
+            if outbox.depth == stored:
+                return
+            changed.clear()
+            await asyncio.wait_for(changed.wait(), 10.0)
 
 
 def tag_memory(uid: str) -> bytes:
@@ -190,6 +209,18 @@ async def test_undecodable_data_counts_as_in_use(desk: Desk) -> None:
     reply = await desk.desk.wait_reply(request)
     assert (reply["ok"], reply["reason"]) == (False, "tag_in_use")
     assert "CRC" in reply["error"]
+
+
+async def test_a_tag_marked_torn_that_reads_as_another_item_still_needs_force(desk: Desk) -> None:
+    """Writing without force is for tagd's own unfinished write: the tag reading as nothing (or as the item
+    it was written for). One that reads as another item may be in that book already."""
+    assert desk.app.catalog is not None
+    uid = await desk.place(L301, item_block(NOT_IN_CATALOG))
+    desk.app.catalog.mark_torn(parse_uid(uid), CAT)
+    request = await desk.desk.cmd(desk.name, "encode", item_id=CAT, kind="book", binding="softcover")
+    reply = await desk.desk.wait_reply(request)
+    assert (reply["ok"], reply["reason"]) == (False, "tag_in_use")
+    assert decoded(uid).item_id == NOT_IN_CATALOG
 
 
 async def test_the_same_item_already_on_the_tag_is_success_with_already(desk: Desk) -> None:
@@ -348,6 +379,29 @@ async def test_a_station_that_cannot_report_refuses_new_work(tmp_path: Path, bro
         reply = await desk.wait_reply(request)
         assert (reply["ok"], reply["code"]) == (False, "outbox_full")
         assert desk.of("item.encoded") == desk.of("barcode.scanned") == []
+
+
+async def test_a_command_whose_outbox_fills_while_it_waits_for_the_tag_is_refused_and_writes_nothing(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """cmd/encode taken with room; events of a station no longer configured (nothing publishes them) fill
+    the outbox before the tag comes: the reply says outbox_full, the desk says so, and the tag stays blank
+    (its item.encoded could not be stored)."""
+    table = sim_station("encoder")
+    name = table["name"]
+    config = station_config(tmp_path, broker.port, [table], outbox={"max_events": 5})
+    async with Circulation(broker.port) as desk, running(config) as app:
+        assert app.outbox is not None
+        displays = Displays(app.station(name))
+        request = await desk.cmd(name, "encode", item_id=CAT, kind="book", binding="softcover")
+        await displays.wait_for(lambda line: line.startswith(f"{CAT}: put one"))
+        await fill_with_ghosts(app.outbox)
+        uid = str((await desk.sim(name, "place", profile=L301))["uid"])
+        reply = await desk.wait_reply(request)
+        assert (reply["ok"], reply["code"]) == (False, "outbox_full")
+        await displays.wait_for(lambda line: line.startswith("not working: the outbox is full"))
+        assert not any(tag_memory(uid))
+        assert desk.of("item.encoded") == []
 
 
 async def test_an_unplugged_scanner_is_lost_and_reopened_and_scans_again(desk: Desk) -> None:

@@ -4,9 +4,7 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +29,7 @@ from tagd.protocols.events import EventData, ItemDetected, ItemRemoved, ReaderSt
 from tagd.protocols.events import parse_envelope as envelope_of
 
 from .broker import Broker, Brokers, Received, Relay, Subscriber
+from .tls import certificates, password_file
 
 UID = "E0040150A1B2C3D4"
 ITEM = "123456782"
@@ -395,35 +394,16 @@ async def test_the_holds_feed_reaches_its_handler_and_bad_feeds_are_reported(
     assert errors[1].startswith("holds[0].notify: Input should be 'email', 'phone' or 'none'")
 
 
-def _certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a server certificate for 127.0.0.1, made with the openssl command."""
-    if shutil.which("openssl") is None:
-        pytest.skip("no openssl command to make test certificates")
-    names = ("ca.key", "ca.pem", "s.key", "s.csr", "s.pem")
-    ca_key, ca, key, csr, cert = (directory / name for name in names)
-    steps = [
-        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=tagd test CA",
-         "-keyout", ca_key, "-out", ca],
-        ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", csr],
-        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "1",
-         "-extfile", directory / "san.cnf", "-out", cert],
-    ]  # fmt: skip
-    (directory / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-    for step in steps:
-        subprocess.run(["openssl", *map(str, step)], check=True, capture_output=True)
-    return ca, cert, key
-
-
 @pytest.fixture
 def tls_broker(brokers: Brokers, tmp_path: Path) -> Iterator[tuple[Broker, Path]]:
     """A broker that takes TLS only, and only user enc1 with password s3cret; and its CA file."""
-    ca, cert, key = _certificates(tmp_path)
-    passwords = tmp_path / "passwords"
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "enc1", "s3cret"], check=True)
+    made = certificates(tmp_path)
+    passwords = password_file(tmp_path / "passwords", {"enc1": "s3cret"})
     broker = brokers.start(
-        extra=f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\nallow_anonymous false\npassword_file {passwords}"
+        extra=f"cafile {made.ca}\ncertfile {made.cert}\nkeyfile {made.key}\nallow_anonymous false\n"
+        f"password_file {passwords}"
     )
-    yield broker, ca
+    yield broker, made.ca
     broker.stop()
 
 

@@ -132,3 +132,20 @@ def test_a_missing_config_and_a_bad_mqtt_url_exit_78(tmp_path: Path) -> None:
     )
     assert url.returncode == 78
     assert b"mqtt.url" in url.stderr
+
+
+def test_a_damaged_holds_ledger_exits_73_naming_it(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "holds.sqlite3").write_bytes(b"this is not an SQLite database " * 200)
+    result = subprocess.run(
+        tagd("run", "--config", str(DEMO), "--mqtt-url", "mqtt://127.0.0.1:1"),
+        capture_output=True,
+        timeout=30,
+        check=False,
+        env={**os.environ, "TAGD_STATE_DIR": str(state)},
+    )
+    assert result.returncode == 73, result.stderr.decode()[-2000:]
+    (line,) = result.stderr.decode().splitlines()[-1:]
+    assert line.startswith("tagd: holds ledger "), line
+    assert "holds.sqlite3" in line, line

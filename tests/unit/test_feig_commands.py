@@ -213,7 +213,7 @@ def test_values_out_of_range_are_refused(build, message):
         (0xB0, b"\x24\x00\x00\x00\x04", "DB-N"),
         (0xB0, b"\x25\x00", "addressed by UID"),
         (0xB1, b"\x07\xa2\x00", "manufacturer 0x07"),
-        (0xB1, b"\x04\xb2\x00", "0xB2 is not supported"),
+        (0xB1, b"\x04\xb9\x00", "0xB9 is not supported"),
         (0x65, b"", "neither"),
     ],
 )
