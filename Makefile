@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto mosquitto-clients pcscd libpcsclite-dev vsmartcard-vpcd swig python3-venv python3-dev gcc openssl
 PY_SOURCES := daemon drivers protocols
 
-.PHONY: run test lint typecheck unit deps venv bench fuzz clean
+.PHONY: run test lint typecheck unit deps venv bench fuzz clean soak
 
 run: deps venv
 	$(BIN)/tagd demo
@@ -47,9 +47,14 @@ unit:
 bench: venv
 	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-# Every property test of the codecs with 100,000 examples each: long (tens of minutes), not part of CI.
+# The footprint benchmark's load for 30 minutes (RSS growth; not part of CI): SOAK_SECONDS overrides it.
+soak: venv
+	SOAK_SECONDS=$${SOAK_SECONDS:-1800} $(BIN)/python bench/bench_footprint.py
+
+# The bad-input properties (test_fuzz_*, marked `fuzz` in tests/conftest.py), 100,000 examples each:
+# long (see docs/reliability.md), not part of CI, which runs them at 300.
 fuzz: venv
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/unit
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider -m fuzz --hypothesis-show-statistics tests/unit
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -30,6 +30,7 @@ from tagd.protocols.tagtypes import (
 Remainder = Literal["first", "last"]
 MAX_PRICE = 100_000_000
 MAX_VOLUMES = 9_999
+_MAX_DIGITS = 18
 _FIELDS = {"registration_number": "item_id"}
 """Columns stored under another name: the registration number with its check digit is the item_id."""
 
@@ -118,6 +119,8 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
             return data.decode(name), str(name)
         except UnicodeDecodeError as exc:
             failure = exc
+        except (LookupError, UnicodeError) as exc:  # e.g. --encoding rot13 (no text codec) or punycode
+            raise DeliveryListError([Problem(0, f"cannot read the list as {name}: {exc}")]) from None
     tried = " or ".join(candidates)
     byte = f"byte 0x{data[failure.start]:02x} at offset {failure.start}"
     raise DeliveryListError([Problem(0, f"not {tried} text ({byte}): give --encoding")])
@@ -249,16 +252,25 @@ def _yen(value: str) -> int:
     text = unicodedata.normalize("NFKC", value)
     for noise in (",", "¥", "円", "\\", " "):
         text = text.replace(noise, "")
-    if not text.isascii() or not text.isdigit() or int(text) > MAX_PRICE:
+    number = _whole(text)
+    if number is None or number > MAX_PRICE:
         raise ValueError(f"{value!r} is not a price in whole yen (e.g. 1980, 1,980 or ¥1,980)")
-    return int(text)
+    return number
 
 
 def _count(value: str) -> int:
-    text = unicodedata.normalize("NFKC", value)
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_VOLUMES:
+    number = _whole(unicodedata.normalize("NFKC", value))
+    if number is None or not 1 <= number <= MAX_VOLUMES:
         raise ValueError(f"{value!r} is not a whole number from 1 to {MAX_VOLUMES}")
-    return int(text)
+    return number
+
+
+def _whole(text: str) -> int | None:
+    """ASCII digits as a number, else None; a long run is None too, as int() refuses over 4300 digits."""
+    digits = text.lstrip("0")
+    if not text.isascii() or not text.isdigit() or len(digits) > _MAX_DIGITS:
+        return None
+    return int(digits or "0")
 
 
 def _duplicates(rows: list[_Row]) -> list[Problem]:
