@@ -66,6 +66,8 @@ class MqttLink:
         self._connected = asyncio.Event()
         self._client: AckingClient | None = None
         self._recent: deque[tuple[float, StoredEvent]] = deque(maxlen=RECENT_MAX)
+        self._unacked: list[int] = []
+        """Seqs the broker acknowledged that the outbox could not delete yet (a full disk)."""
         self._broke_at = 0.0
         self._event_properties = publish_properties(settings, CLOUDEVENTS_JSON)
         self._json_properties = publish_properties(settings, "application/json")
@@ -243,7 +245,19 @@ class MqttLink:
             self._recent.popleft()
         self._recent.append((now, event))
         if stored:
-            await self.reporter.outbox.ack([event.seq])
+            await self._ack(event.seq)
+
+    async def _ack(self, seq: int) -> None:
+        """Delete an event the broker has. An ack the outbox cannot write (a full disk) is kept and retried
+        with the next one: the session goes on, and at worst the event is sent again after a restart."""
+        seqs = [*self._unacked, seq]
+        try:
+            await self.reporter.outbox.ack(seqs)
+        except OutboxError as exc:
+            self._unacked = seqs
+            log.warning("mqtt.ack_deferred", station=self.station, events=len(seqs), error=str(exc))
+        else:
+            self._unacked = []
 
     async def _say_offline(self, client: AckingClient) -> None:
         """A clean disconnect does not fire the will, so a stopping station says `offline` itself."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tagd.daemon.app import App
+from tagd.daemon.config import Config
 from tagd.daemon.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
 from tagd.drivers.scanner import sim_scanner
 from tagd.drivers.sim import default_world
@@ -50,11 +51,25 @@ async def desk(request: pytest.FixtureRequest, tmp_path: Path, broker: Broker) -
     """An encoder on sim: hardware with the demo delivery list; `indirect` parametrisation picks the data
     model (ISO 28560-3 by default), with the shipped tag profiles rewritten to it."""
     model = getattr(request, "param", "iso28560-3")
+    config, name = encoder_config(tmp_path, broker, model)
+    async with Circulation(broker.port) as circulation, running(config) as app:
+        yield Desk(app, circulation, name, Displays(app.station(name)))
+
+
+def encoder_config(
+    tmp_path: Path,
+    broker: Broker,
+    model: str,
+    *,
+    return_s: float = RETURN_S,
+    lock: str = "none",
+    **sections: object,
+) -> tuple[Config, str]:
+    """An encoder on sim: hardware, the shipped tag profiles rewritten to `model` and `lock`; its name."""
     profiles = tmp_path / "tag-profiles.toml"
     shipped = (CONFIG_DIR / "tag-profiles.toml").read_text(encoding="utf-8")
-    profiles.write_text(
-        shipped.replace('data_model = "iso28560-3"', f'data_model = "{model}"'), encoding="utf-8"
-    )
+    rewritten = shipped.replace('data_model = "iso28560-3"', f'data_model = "{model}"')
+    profiles.write_text(rewritten.replace('lock = "none"', f'lock = "{lock}"'), encoding="utf-8")
     table = sim_station("encoder")
     config = station_config(
         tmp_path,
@@ -63,10 +78,10 @@ async def desk(request: pytest.FixtureRequest, tmp_path: Path, broker: Broker) -
         data_model=model,
         tag_profiles=str(profiles),
         catalog={"load": str(CONFIG_DIR / "demo-delivery.csv")},
-        encoder={"tag_return_seconds": RETURN_S, "poll_seconds": 0.02, "retry_delay_seconds": 0.01},
+        encoder={"tag_return_seconds": return_s, "poll_seconds": 0.02, "retry_delay_seconds": 0.01},
+        **sections,
     )
-    async with Circulation(broker.port) as circulation, running(config) as app:
-        yield Desk(app, circulation, table["name"], Displays(app.station(table["name"])))
+    return config, str(table["name"])
 
 
 async def fill_with_ghosts(outbox: Outbox) -> None:

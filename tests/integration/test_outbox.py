@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import sqlite3
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,6 +11,8 @@ import pytest
 
 from tagd.daemon.outbox import Outbox, OutboxError, OutboxFull, OutboxSettings, Reporter
 from tagd.protocols.events import ItemDetected, parse_envelope
+
+from .disks import tmpfs
 
 DETECTED = ItemDetected(reader="pad", uid="E0040150A1B2C3D4", content="item", item_id="123456782")
 
@@ -130,16 +131,9 @@ async def test_appends_during_a_commit_still_count_it_against_the_bound(tmp_path
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 512 KiB tmpfs, so SQLite meets a real ENOSPC (needs root, as `make test` runs here)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], check=False)
-    if done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (not root)")
-    try:
+    """A real 512 KiB tmpfs."""
+    with tmpfs(tmp_path / "disk", "512k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 async def test_a_full_disk_is_outbox_full_not_a_crash(tiny_disk: Path) -> None:

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import errno
 import json
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from tagd.protocols.iso15693 import parse_uid
 from tagd.protocols.iso28560 import encode_basic_block
 
 from .broker import Broker, Received, Subscriber
+from .disks import tmpfs
 from .stations import ISIL, LIBRARY, Circulation, Displays, running, sim_station, station_config
 
 CONFIG_DIR = Path(__file__).parents[2] / "config"
@@ -315,18 +315,10 @@ async def fill_last_place(outbox: Outbox) -> None:
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 16 MiB tmpfs, so SQLite meets a real ENOSPC (needs root, as `make test` runs here). Not
-    smaller: SQLite's write-ahead log grows to about 4 MiB before it is checkpointed, and on a smaller disk
-    the log alone fills it again once the ballast is gone."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], check=False)
-    if done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (not root)")
-    try:
+    """A real 16 MiB tmpfs. Not smaller: SQLite's write-ahead log grows to about 4 MiB before it is
+    checkpointed, and on a smaller disk the log alone fills it again once the ballast is gone."""
+    with tmpfs(tmp_path / "disk", "16m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def fill_disk(ballast: Path) -> int:

@@ -21,9 +21,9 @@ from tagd.protocols.iso15693 import PasswordId
 from tagd.protocols.iso28560 import BlankTagError, Iso28560Error
 
 from .broker import Broker
-from .stations import ISIL, Circulation, Displays, running, sim_station, station_config
+from .stations import ISIL, Circulation, Displays, running
+from .test_encoder import encoder_config
 
-CONFIG_DIR = Path(__file__).parents[2] / "config"
 RETURN_S = 0.3
 """tag_return_seconds: how long the encoder waits for a tag that left; short, the tag is not coming."""
 WAIT_S = RETURN_S + 10.0
@@ -50,27 +50,9 @@ async def encoder_desk(
     tmp_path: Path, broker: Broker, model: str, *, lock: str = "none", **sections: object
 ) -> AsyncIterator[Encoder]:
     """An encoder on sim: hardware, the shipped tag profiles rewritten to `model` and `lock`."""
-    profiles = tmp_path / "tag-profiles.toml"
-    shipped = (CONFIG_DIR / "tag-profiles.toml").read_text(encoding="utf-8")
-    profiles.write_text(
-        shipped.replace('data_model = "iso28560-3"', f'data_model = "{model}"').replace(
-            'lock = "none"', f'lock = "{lock}"'
-        ),
-        encoding="utf-8",
-    )
-    table = sim_station("encoder")
-    config = station_config(
-        tmp_path,
-        broker.port,
-        [table],
-        data_model=model,
-        tag_profiles=str(profiles),
-        catalog={"load": str(CONFIG_DIR / "demo-delivery.csv")},
-        encoder={"tag_return_seconds": RETURN_S, "poll_seconds": 0.02, "retry_delay_seconds": 0.01},
-        **sections,
-    )
+    config, name = encoder_config(tmp_path, broker, model, return_s=RETURN_S, lock=lock, **sections)
     async with Circulation(broker.port) as desk, running(config) as app:
-        yield Encoder(desk, table["name"], Displays(app.station(table["name"])), model)
+        yield Encoder(desk, name, Displays(app.station(name)), model)
 
 
 @pytest.fixture
