@@ -154,10 +154,19 @@ def _afterword(printer: FeedPrinter, day: Day, options: DemoOptions, port: int) 
         return
     topic = f"{day.desk.prefix}/{day.at.encoder}/sim"
     publish = f"mosquitto_pub -V mqttv311 -p {port} -t {topic}"
+    holds = f"mosquitto_pub -V mqttv311 -p {port} -r -t {day.desk.prefix}/holds/100000017"
+    hold = (
+        '{"holds": [{"hold_id": "H-2", "patron_ref": "p-0007", "pickup_library": "demo", "notify": "phone",'
+        ' "placed_at": "2026-11-21T10:00:00+09:00", "type": "single"}]}'
+    )
+    checkin = f"mosquitto_pub -V mqttv311 -p {port} -t {day.desk.prefix}/{day.at.checkin}/sim/scan"
     hints = [
         "The stations keep running: drive them yourself, e.g. scan ごんぎつね and lay a new tag on the pad:",
         f'  {publish}/scan -m \'{{"raw": "A100000090A"}}\'',
         f'  {publish}/place -m \'{{"profile": "U-TAG-L301"}}\'',
+        "place a hold on 吾輩は猫である and return it at check-in (docs/holds.md):",
+        f"  {holds} -m '{hold}'",
+        f'  {checkin} -m \'{{"raw": "A100000017A"}}\'',
         f"or follow them from another terminal: tagd monitor --mqtt-url mqtt://{HOST}:{port}",
         "Ctrl-C stops the demo.",
     ]
