@@ -28,7 +28,7 @@ from tagd.daemon.config import Config, load_config_data
 from tagd.daemon.logs import configure_logging
 from tagd.drivers.sim import default_world
 from tagd.protocols.iso15693 import format_uid, inventory_air_time
-from tagd.protocols.iso15693_airtime import air_time
+from tagd.protocols.iso15693.airtime import air_time
 from tagd.protocols.iso28560 import encode_basic_block
 from tagd.protocols.nw7 import check_digit
 

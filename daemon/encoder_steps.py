@@ -54,10 +54,11 @@ from tagd.daemon.catalog import Catalog
 from tagd.daemon.config_sections import Encoder, Security
 from tagd.daemon.securing import FACTORY_PASSWORD, PasswordNeeded, eas_afi_password, write_security
 from tagd.drivers.base import PasswordRefused, Reader, ReaderLost, TagError, TagLost
-from tagd.protocols import iso28560, iso28560_2
+from tagd.protocols import iso28560
 from tagd.protocols.events import RejectReason
 from tagd.protocols.iso15693 import ErrorCode, PasswordId, format_uid
 from tagd.protocols.iso28560 import BlankTagError, DataModel, Iso28560Error, TagData, Usage
+from tagd.protocols.iso28560 import part2 as iso28560_2
 from tagd.protocols.profiles import ProfileSet, TagProfile, UnknownTag
 from tagd.protocols.tagtypes import Item, TagProduct
 

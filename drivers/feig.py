@@ -20,8 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from tagd.drivers.base import DriverError, DriverUrlError, PasswordRefused, TagError, TagLost
 from tagd.drivers.feig_transport import FeigLink, ReaderTimeout, connect_serial, connect_tcp
 from tagd.protocols.errors import ProtocolError
-from tagd.protocols.feig import BROADCAST, Outcome, Reply, StatusKind, classify
-from tagd.protocols.feig_commands import (
+from tagd.protocols.feig.commands import (
     DEFAULT_DIALECT,
     TR_TYPE_ISO15693,
     BlockData,
@@ -46,7 +45,8 @@ from tagd.protocols.feig_commands import (
     WriteBlocks,
     to_request,
 )
-from tagd.protocols.feig_commands import SystemInfo as FeigSystemInfo
+from tagd.protocols.feig.commands import SystemInfo as FeigSystemInfo
+from tagd.protocols.feig.frames import BROADCAST, Outcome, Reply, StatusKind, classify
 from tagd.protocols.iso15693 import BlockSecurity as IsoBlockSecurity
 from tagd.protocols.iso15693 import InventoryResponse, PasswordId, SystemInfo, afi_matches, xor_password
 

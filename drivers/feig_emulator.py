@@ -14,10 +14,8 @@ import logging
 from typing import Any
 
 from tagd.drivers.sim_world import Collision, Field
-from tagd.protocols import iso15693_commands as iso
 from tagd.protocols.errors import ProtocolError
-from tagd.protocols.feig import BROADCAST, READER_ADDRESS, FeigStatus, Reply, Request, reply_to
-from tagd.protocols.feig_commands import (
+from tagd.protocols.feig.commands import (
     DEFAULT_DIALECT,
     BlockData,
     BlockFailure,
@@ -44,6 +42,7 @@ from tagd.protocols.feig_commands import (
     WriteBlocks,
     decode_command,
 )
+from tagd.protocols.feig.frames import BROADCAST, READER_ADDRESS, FeigStatus, Reply, Request, reply_to
 from tagd.protocols.iso15693 import (
     Anticollision,
     Blocks,
@@ -64,6 +63,7 @@ from tagd.protocols.iso15693 import Command as Iso
 from tagd.protocols.iso15693 import RandomNumber as IsoRandomNumber
 from tagd.protocols.iso15693 import Request as IsoRequest
 from tagd.protocols.iso15693 import SystemInfo as IsoSystemInfo
+from tagd.protocols.iso15693 import commands as iso
 
 _log = logging.getLogger(__name__)
 

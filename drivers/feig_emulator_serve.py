@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from tagd.drivers.feig_emulator import FeigEmulator
 from tagd.drivers.sim_world import ReaderUnplugged
-from tagd.protocols.feig import FrameReader, Garbage, Request
+from tagd.protocols.feig.frames import FrameReader, Garbage, Request
 
 _log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import serial
 import serial_asyncio_fast
 
 from tagd.drivers.base import ReaderLost
-from tagd.protocols.feig import MAX_ADVANCED_LENGTH, FrameReader, Garbage, Reply, Request
+from tagd.protocols.feig.frames import MAX_ADVANCED_LENGTH, FrameReader, Garbage, Reply, Request
 
 _log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from tagd.protocols.iso15693 import (
     inventory_air_time,
     inventory_slot,
 )
-from tagd.protocols.iso15693_airtime import air_time
+from tagd.protocols.iso15693.airtime import air_time
 
 
 class Collision:

@@ -11,8 +11,7 @@ from tagd.drivers.feig_emulator import FeigEmulator
 from tagd.drivers.feig_emulator_serve import EmulatorSession, FeigPtyServer
 from tagd.drivers.sim_tag import SimTag
 from tagd.drivers.sim_world import ReaderUnplugged, World
-from tagd.protocols.feig import FeigStatus, FrameReader, Reply, Request, make_request
-from tagd.protocols.feig_commands import (
+from tagd.protocols.feig.commands import (
     BlockData,
     BlockFailure,
     BlockSecurity,
@@ -31,6 +30,7 @@ from tagd.protocols.feig_commands import (
     WriteBlocks,
     to_request,
 )
+from tagd.protocols.feig.frames import FeigStatus, FrameReader, Reply, Request, make_request
 from tagd.protocols.iso15693 import ErrorCode
 
 from .fake_transports import Line, connect

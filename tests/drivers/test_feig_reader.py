@@ -26,8 +26,8 @@ from tagd.drivers.feig_emulator import FeigEmulator
 from tagd.drivers.feig_emulator_serve import EmulatorSession, FeigPtyServer, FeigTcpServer
 from tagd.drivers.feig_transport import FeigLink
 from tagd.drivers.sim_world import Field, World
-from tagd.protocols.feig import FeigStatus, Reply, Request, StatusKind, reply_to
-from tagd.protocols.feig_commands import ByteOrder, Dialect, InventoryData
+from tagd.protocols.feig.commands import ByteOrder, Dialect, InventoryData
+from tagd.protocols.feig.frames import FeigStatus, Reply, Request, StatusKind, reply_to
 
 from .fake_transports import Line, connect, drop_at
 from .reader_contract import ReaderContract, bounded

@@ -13,7 +13,7 @@ from tagd.drivers.iso15693_host import CorruptReply
 from tagd.drivers.sim import SimReader, default_world, open_sim_reader
 from tagd.drivers.sim_world import Field, World
 from tagd.protocols.iso15693 import Command, ErrorCode, PasswordId
-from tagd.protocols.iso15693_airtime import air_time
+from tagd.protocols.iso15693.airtime import air_time
 
 from .reader_contract import ReaderContract
 

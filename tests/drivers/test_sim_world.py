@@ -10,7 +10,7 @@ from tagd.drivers.sim_tag import TagState
 from tagd.drivers.sim_world import COLLISION, Collision, ReaderUnplugged, World
 from tagd.protocols import iso15693 as iso
 from tagd.protocols.iso15693 import Command, append_crc, check_crc, decode_response
-from tagd.protocols.iso15693_airtime import air_time, inventory_air_time
+from tagd.protocols.iso15693.airtime import air_time, inventory_air_time
 
 UID_A = 0xE004010800000013  # ends in nibble 3, then 1
 UID_B = 0xE004010800000023  # ends in nibble 3, then 2

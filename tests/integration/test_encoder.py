@@ -14,10 +14,11 @@ from tagd.daemon.config import Config
 from tagd.daemon.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
 from tagd.drivers.scanner import sim_scanner
 from tagd.drivers.sim import default_world
-from tagd.protocols import iso28560, iso28560_2
+from tagd.protocols import iso28560
 from tagd.protocols.events import ReaderConnected
 from tagd.protocols.iso15693 import parse_uid
 from tagd.protocols.iso28560 import DataModel, Iso28560Error, TagData
+from tagd.protocols.iso28560 import part2 as iso28560_2
 
 from .broker import Broker
 from .stations import Circulation, Displays, running, sim_station, station_config

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagd.protocols import feig
-from tagd.protocols import feig_commands as fc
 from tagd.protocols.errors import ProtocolError
+from tagd.protocols.feig import commands as fc
+from tagd.protocols.feig import frames as feig
 
 MSB, LSB = fc.ByteOrder.MSB_FIRST, fc.ByteOrder.LSB_FIRST
 AS_SENT = fc.Dialect(block_order=LSB, mem_size_order=LSB)

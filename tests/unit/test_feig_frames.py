@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagd.protocols import feig
 from tagd.protocols.errors import ProtocolError
+from tagd.protocols.feig import frames as feig
 
 # protocol-notes.md
 ADVANCED_INVENTORY = bytes.fromhex("02 00 09 FF B0 01 00 18 43")

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from tagd.protocols import feig
 from tagd.protocols.errors import ProtocolError
+from tagd.protocols.feig import frames as feig
 
 ADVANCED_INVENTORY = bytes.fromhex("02 00 09 FF B0 01 00 18 43")
 STANDARD_INVENTORY = bytes.fromhex("07 FF B0 01 00 1C 56")

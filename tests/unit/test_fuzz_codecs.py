@@ -11,9 +11,10 @@ from operator import xor
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagd.protocols import feig, iso28560
+from tagd.protocols import iso28560
 from tagd.protocols.crc import crc16_mcrf4xx
 from tagd.protocols.errors import ProtocolError
+from tagd.protocols.feig import frames as feig
 from tagd.protocols.iso15693 import (
     Blocks,
     Command,

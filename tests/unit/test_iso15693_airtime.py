@@ -3,7 +3,7 @@
 import pytest
 
 from tagd.protocols.iso15693 import air_time, inventory_air_time, request_time, response_time
-from tagd.protocols.iso15693_airtime import T1, T2, WRITE_TIMEOUT, silence_time, vicc_bit_time
+from tagd.protocols.iso15693.airtime import T1, T2, WRITE_TIMEOUT, silence_time, vicc_bit_time
 
 US = 1e-6
 

@@ -20,7 +20,7 @@ from tagd.protocols.iso15693 import (
     error_code,
     xor_password,
 )
-from tagd.protocols.iso15693_frames import password_id
+from tagd.protocols.iso15693.frames import password_id
 
 
 def test_crc_check_value():

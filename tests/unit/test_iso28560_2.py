@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagd.protocols import iso28560, iso28560_2
+from tagd.protocols import iso28560
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.iso28560 import DataModel, Extension, TagData
-from tagd.protocols.iso28560_2 import Compaction
+from tagd.protocols.iso28560 import part2 as iso28560_2
+from tagd.protocols.iso28560.part2 import Compaction
 
 ANNEX_D = bytes.fromhex(
     "9100051cbe991a14"  # offset, integer, OID 1: 123456789012, no pad (blocks 0-1, locked)

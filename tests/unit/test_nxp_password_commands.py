@@ -6,9 +6,9 @@ from hypothesis import strategies as st
 
 from tagd.daemon.config_sections import Security
 from tagd.daemon.securing import eas_afi_password
-from tagd.protocols import feig
-from tagd.protocols import feig_commands as fc
 from tagd.protocols.errors import ProtocolError
+from tagd.protocols.feig import commands as fc
+from tagd.protocols.feig import frames as feig
 
 UID = 0xE004010812345678
 UID_BYTES = bytes.fromhex("E0 04 01 08 12 34 56 78")

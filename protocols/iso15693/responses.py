@@ -9,7 +9,7 @@ from enum import IntFlag
 from typing import Literal, overload
 
 from tagd.protocols.errors import ProtocolError
-from tagd.protocols.iso15693_frames import (
+from tagd.protocols.iso15693.frames import (
     MAX_BLOCK_SIZE,
     Command,
     Cursor,
@@ -19,7 +19,7 @@ from tagd.protocols.iso15693_frames import (
     check_byte,
     error_code,
 )
-from tagd.protocols.iso15693_uid import check_uid, uid_from_bytes, uid_to_bytes
+from tagd.protocols.iso15693.uid import check_uid, uid_from_bytes, uid_to_bytes
 
 EAS_SEQUENCE_LENGTH = 32
 """NXP ICODE tags answer an EAS alarm with a 256-bit EAS sequence."""

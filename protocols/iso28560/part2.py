@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-import tagd.protocols.iso28560 as part3
+from tagd.protocols.iso28560 import model
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -110,50 +110,50 @@ class _Bits:
         return (self._value >> self._left) & ((1 << width) - 1)
 
 
-def encode(tag: part3.TagData, *, block_size: int = 4) -> bytes:
+def encode(tag: model.TagData, *, block_size: int = 4) -> bytes:
     """Primary item identifier, content parameter, OIDs 3-5, kept extensions unchanged, then 00.
 
     The primary item identifier carries an offset byte and pads to a `block_size` boundary, so its blocks can
     be locked. The content parameter lists every other OID present; single-part items omit set information.
     """
     if block_size < 1:
-        raise part3.DataSetError(f"block size {block_size} must be positive")
+        raise model.DataSetError(f"block size {block_size} must be positive")
     if tag.reversed_blocks:
-        raise part3.DataSetError("ISO 28560-2 has no reversed-block variant")
+        raise model.DataSetError("ISO 28560-2 has no reversed-block variant")
     sets = _optional_sets(tag) + [(extension.key, _checked(extension)) for extension in tag.extensions]
     oids = [oid for oid, _ in sets]
     if len(set(oids)) != len(oids):
-        raise part3.DataSetError(f"a relative OID appears twice in {oids}")
+        raise model.DataSetError(f"a relative OID appears twice in {oids}")
     content = _data_set(Oid.CONTENT_PARAMETER, Compaction.APPLICATION_DEFINED, _bitmap(oids)) if oids else b""
     return _primary(tag.item_id, block_size) + content + b"".join(raw for _, raw in sets) + bytes([_END])
 
 
-def decode(data: bytes) -> part3.TagData:
+def decode(data: bytes) -> model.TagData:
     """Data sets up to 00 or the end; the primary item identifier must come first."""
     sets = _data_sets(data)
     if not sets or sets[0].oid != Oid.PRIMARY_ITEM_IDENTIFIER:
-        raise part3.DataSetError("ISO 28560-2 data starts with the primary item identifier (relative OID 1)")
+        raise model.DataSetError("ISO 28560-2 data starts with the primary item identifier (relative OID 1)")
     by_oid: dict[int, _DataSet] = {}
     for data_set in sets:
         if data_set.oid in by_oid:
-            raise part3.DataSetError(f"relative OID {data_set.oid} appears twice")
+            raise model.DataSetError(f"relative OID {data_set.oid} appears twice")
         by_oid[data_set.oid] = data_set
     _check_declared(by_oid)
     item_id = _text(sets[0], "primary item identifier")
     if not item_id:
-        raise part3.IdentifierError("primary item identifier is empty")
+        raise model.IdentifierError("primary item identifier is empty")
     owner = by_oid.get(Oid.OWNER_INSTITUTION)
     parts, part = _set_information(by_oid.get(Oid.SET_INFORMATION))
     usage, qualifier = _type_of_usage(by_oid.get(Oid.TYPE_OF_USAGE))
-    return part3.TagData(
-        model=part3.DataModel.ISO28560_2,
+    return model.TagData(
+        model=model.DataModel.ISO28560_2,
         item_id=item_id,
         isil=None if owner is None else _owner(owner),
         usage=usage,
         parts=parts,
         part=part,
         usage_qualifier=qualifier,
-        extensions=tuple(part3.Extension(s.oid, s.raw) for s in sets if s.oid > Oid.TYPE_OF_USAGE),
+        extensions=tuple(model.Extension(s.oid, s.raw) for s in sets if s.oid > Oid.TYPE_OF_USAGE),
     )
 
 
@@ -191,7 +191,7 @@ def compact_isil(isil: str) -> bytes:
             continue
         runs = {target: _run(isil, at, target) for target in _Set if char in _ISIL_CHARS[target]}
         if not runs:
-            raise part3.IsilError(f"{char!r} in {isil!r} is not an ISIL character")
+            raise model.IsilError(f"{char!r} in {isil!r} is not an ISIL character")
         target = max(runs, key=runs.__getitem__)
         latch = runs[target] > 1
         fields.append((_ISIL_SWITCHES[latched][latch, target], _ISIL_WIDTH[latched]))
@@ -217,7 +217,7 @@ def expand_isil(value: bytes) -> str:
             latched = active = entry[1]
         else:
             active = entry[1]
-    return part3.check_isil("".join(text))
+    return model.check_isil("".join(text))
 
 
 def _run(text: str, at: int, charset: _Set) -> int:
@@ -261,7 +261,7 @@ def _characters(value: bytes, compaction: Compaction) -> str:
         codes.pop()
     unknown = [code for code in codes if code not in chars]
     if unknown:
-        raise part3.DataSetError(f"{width}-bit code 0x{unknown[0]:02X} is a control or reserved code")
+        raise model.DataSetError(f"{width}-bit code 0x{unknown[0]:02X} is a control or reserved code")
     return "".join(chars[code] for code in codes)
 
 
@@ -269,12 +269,12 @@ def _text(data_set: _DataSet, what: str) -> str:
     value, compaction = data_set.value, data_set.compaction
     if compaction in (Compaction.INTEGER, Compaction.NUMERIC):
         if not value:
-            raise part3.DataSetError(f"{what}: {compaction.name.lower()} data is empty")
+            raise model.DataSetError(f"{what}: {compaction.name.lower()} data is empty")
         digits = str(int.from_bytes(value, "big"))
         if compaction is Compaction.INTEGER:
             return digits
         if not digits.startswith("1"):
-            raise part3.DataSetError(f"{what}: numeric data {value.hex()} lacks its leading 1")
+            raise model.DataSetError(f"{what}: numeric data {value.hex()} lacks its leading 1")
         return digits[1:]
     if compaction in _CHARACTERS:
         return _characters(value, compaction)
@@ -284,14 +284,14 @@ def _text(data_set: _DataSet, what: str) -> str:
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError:
-            raise part3.DataSetError(f"{what}: {value.hex()} is not UTF-8") from None
-    raise part3.DataSetError(f"{what} uses application-defined compaction, which has no text form")
+            raise model.DataSetError(f"{what}: {value.hex()} is not UTF-8") from None
+    raise model.DataSetError(f"{what} uses application-defined compaction, which has no text form")
 
 
 def _owner(data_set: _DataSet) -> str:
     if data_set.compaction is Compaction.APPLICATION_DEFINED:
         return expand_isil(data_set.value)
-    return part3.check_isil(_text(data_set, "owner institution"))
+    return model.check_isil(_text(data_set, "owner institution"))
 
 
 def _set_information(data_set: _DataSet | None) -> tuple[int, int]:
@@ -301,9 +301,9 @@ def _set_information(data_set: _DataSet | None) -> tuple[int, int]:
     digits = _text(data_set, "set information")
     half = len(digits) // 2
     if not _DIGITS.fullmatch(digits) or len(digits) % 2:
-        raise part3.SetInfoError(f"set information {digits!r} is not two equal-width numbers")
+        raise model.SetInfoError(f"set information {digits!r} is not two equal-width numbers")
     parts, part = int(digits[:half]), int(digits[half:])
-    part3.check_set(parts, part)
+    model.check_set(parts, part)
     return parts, part
 
 
@@ -312,7 +312,7 @@ def _type_of_usage(data_set: _DataSet | None) -> tuple[int | None, int]:
     if data_set is None:
         return None, 0
     if data_set.compaction > Compaction.INTEGER or len(data_set.value) != 1:
-        raise part3.DataSetError(f"type of usage {data_set.raw.hex()} is not one application-defined byte")
+        raise model.DataSetError(f"type of usage {data_set.raw.hex()} is not one application-defined byte")
     return data_set.value[0] >> 4, data_set.value[0] & 0x0F
 
 
@@ -322,13 +322,13 @@ def _check_declared(by_oid: dict[int, _DataSet]) -> None:
     if content is None:
         return
     if content.compaction > Compaction.INTEGER:
-        raise part3.DataSetError(f"content parameter {content.raw.hex()} is not an app-defined bitmap")
+        raise model.DataSetError(f"content parameter {content.raw.hex()} is not an app-defined bitmap")
     width = len(content.value) * 8
     bits = int.from_bytes(content.value, "big")
     declared = {_FIRST_BITMAP_OID + at for at in range(width) if bits >> (width - 1 - at) & 1}
     missing = sorted(declared - by_oid.keys())
     if missing:
-        raise part3.DataSetError(f"content parameter declares relative OIDs {missing}, not on the tag")
+        raise model.DataSetError(f"content parameter declares relative OIDs {missing}, not on the tag")
 
 
 def _bitmap(oids: list[int]) -> bytes:
@@ -338,32 +338,32 @@ def _bitmap(oids: list[int]) -> bytes:
 
 def _primary(item_id: str, block_size: int) -> bytes:
     if not item_id:
-        raise part3.IdentifierError("item id is empty")
+        raise model.IdentifierError("item id is empty")
     compaction, value = compact(item_id)
     if len(value) > _LENGTH_LIMIT:
-        raise part3.IdentifierError(f"item id compacts to {len(value)} bytes; a data set holds 127")
+        raise model.IdentifierError(f"item id compacts to {len(value)} bytes; a data set holds 127")
     pad = -(3 + len(value)) % block_size
     precursor = _OFFSET_FLAG | compaction << 4 | Oid.PRIMARY_ITEM_IDENTIFIER
     return bytes([precursor, pad, len(value)]) + value + bytes(pad)
 
 
-def _optional_sets(tag: part3.TagData) -> list[tuple[int, bytes]]:
+def _optional_sets(tag: model.TagData) -> list[tuple[int, bytes]]:
     sets: list[tuple[int, bytes]] = []
     if tag.isil is not None:
-        isil = compact_isil(part3.check_isil(tag.isil))
+        isil = compact_isil(model.check_isil(tag.isil))
         owner = _data_set(Oid.OWNER_INSTITUTION, Compaction.APPLICATION_DEFINED, isil)
         sets.append((Oid.OWNER_INSTITUTION, owner))
-    part3.check_set(tag.parts, tag.part)
+    model.check_set(tag.parts, tag.part)
     if (tag.parts, tag.part) != (1, 1):
         digits = f"{tag.parts}{tag.part:0{len(str(tag.parts))}}"
         sets.append((Oid.SET_INFORMATION, _data_set(Oid.SET_INFORMATION, *compact(digits))))
     if tag.usage is None:
         if tag.usage_qualifier:
-            raise part3.UsageError("a type-of-usage sub-qualifier needs a type of usage")
+            raise model.UsageError("a type-of-usage sub-qualifier needs a type of usage")
         return sets
-    part3.check_usage(tag.usage)
+    model.check_usage(tag.usage)
     if not 0 <= tag.usage_qualifier <= 0x0F:
-        raise part3.UsageError(f"type-of-usage sub-qualifier {tag.usage_qualifier} is not 0-15")
+        raise model.UsageError(f"type-of-usage sub-qualifier {tag.usage_qualifier} is not 0-15")
     usage = bytes([tag.usage << 4 | tag.usage_qualifier])
     sets.append((Oid.TYPE_OF_USAGE, _data_set(Oid.TYPE_OF_USAGE, Compaction.APPLICATION_DEFINED, usage)))
     return sets
@@ -371,16 +371,16 @@ def _optional_sets(tag: part3.TagData) -> list[tuple[int, bytes]]:
 
 def _data_set(oid: Oid, compaction: Compaction, value: bytes) -> bytes:
     if len(value) > _LENGTH_LIMIT:
-        raise part3.DataSetError(f"relative OID {oid} compacts to {len(value)} bytes; a data set holds 127")
+        raise model.DataSetError(f"relative OID {oid} compacts to {len(value)} bytes; a data set holds 127")
     return bytes([compaction << 4 | oid, len(value)]) + value
 
 
-def _checked(extension: part3.Extension) -> bytes:
+def _checked(extension: model.Extension) -> bytes:
     if extension.key <= Oid.TYPE_OF_USAGE:
-        raise part3.DataSetError(f"relative OID {extension.key} is encoded from TagData, not as an extension")
+        raise model.DataSetError(f"relative OID {extension.key} is encoded from TagData, not as an extension")
     data_set = _read_data_set(extension.raw, 0) if extension.raw else None
     if data_set is None or data_set.raw != extension.raw or data_set.oid != extension.key:
-        raise part3.DataSetError(f"extension {extension.raw.hex()} is not one OID {extension.key} data set")
+        raise model.DataSetError(f"extension {extension.raw.hex()} is not one OID {extension.key} data set")
     return extension.raw
 
 
@@ -401,7 +401,7 @@ def _read_data_set(data: bytes, start: int) -> _DataSet:
     def next_byte(what: str) -> int:
         at = start + len(header)
         if at >= len(data):
-            raise part3.DataSetError(f"data set at byte {start} ends before its {what} byte")
+            raise model.DataSetError(f"data set at byte {start} ends before its {what} byte")
         header.append(data[at])
         return data[at]
 
@@ -409,14 +409,14 @@ def _read_data_set(data: bytes, start: int) -> _DataSet:
     if oid == _OID_EXTENDED:
         oid += next_byte("relative-OID")
     if oid == 0:
-        raise part3.DataSetError(f"precursor 0x{precursor:02X} at byte {start} names relative OID 0")
+        raise model.DataSetError(f"precursor 0x{precursor:02X} at byte {start} names relative OID 0")
     pad = next_byte("offset") if precursor & _OFFSET_FLAG else 0
     length = next_byte("length")
     if length > _LENGTH_LIMIT:
-        raise part3.DataSetError(f"data set at byte {start}: multi-byte length 0x{length:02X} unsupported")
+        raise model.DataSetError(f"data set at byte {start}: multi-byte length 0x{length:02X} unsupported")
     begin = start + len(header)
     end = begin + length + pad
     if end > len(data):
         needed, left = end - start, len(data) - start
-        raise part3.DataSetError(f"data set at byte {start} (OID {oid}) needs {needed} bytes, {left} left")
+        raise model.DataSetError(f"data set at byte {start} (OID {oid}) needs {needed} bytes, {left} left")
     return _DataSet(oid, Compaction(precursor >> 4 & 0x07), data[begin : begin + length], data[start:end])

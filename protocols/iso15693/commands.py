@@ -4,7 +4,7 @@ uid=None sends the request to every tag in the field (or, with select=True, to t
 a UID addresses that tag alone. Frames use the high data rate and one subcarrier, as readers do.
 """
 
-from tagd.protocols.iso15693_bodies import (
+from tagd.protocols.iso15693.bodies import (
     GetMultipleBlockSecurityStatus,
     GetSystemInfo,
     Inventory,
@@ -21,8 +21,8 @@ from tagd.protocols.iso15693_bodies import (
     WriteMultipleBlocks,
     WriteSingleBlock,
 )
-from tagd.protocols.iso15693_frames import PasswordId, xor_password
-from tagd.protocols.iso15693_nxp import (
+from tagd.protocols.iso15693.frames import PasswordId, xor_password
+from tagd.protocols.iso15693.nxp import (
     EasAlarm,
     GetRandomNumber,
     LockEas,
@@ -33,7 +33,7 @@ from tagd.protocols.iso15693_nxp import (
     SetPassword,
     WritePassword,
 )
-from tagd.protocols.iso15693_requests import Request, RequestBody, encode_request
+from tagd.protocols.iso15693.requests import Request, RequestBody, encode_request
 
 
 def _frame(body: RequestBody, uid: int | None, *, option: bool = False, select: bool = False) -> bytes:

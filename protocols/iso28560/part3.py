@@ -1,18 +1,33 @@
-"""ISO 28560 tag data: the shared TagData model, its typed errors and the ISO 28560-3 codec.
+"""ISO 28560-3, the Danish data model: a fixed basic block guarded by a CRC, then optional extension blocks.
 
-ISO 28560-3 (the Danish data model) keeps a fixed basic block guarded by a CRC; ISO 28560-2 (iso28560_2) keeps
-ISO/IEC 15962 data sets. `decode` tells the two apart, so a station need not know who tagged a book.
+The package's `encode` and `decode` choose between this and ISO 28560-2 (part2); both share `model`.
 """
 
 import re
-from dataclasses import dataclass
-from enum import IntEnum, StrEnum
 from functools import reduce
 from operator import xor
 
-import tagd.protocols.iso28560_2 as part2
 from tagd.protocols.crc import crc16_ccitt_false
-from tagd.protocols.errors import ProtocolError
+from tagd.protocols.iso28560.model import (
+    COUNTRY_CODE,
+    BlankTagError,
+    CrcError,
+    DataModel,
+    Extension,
+    ExtensionBlockError,
+    ForeignFormatError,
+    IdentifierError,
+    IsilError,
+    Iso28560Error,
+    SetInfoError,
+    TagData,
+    TruncatedError,
+    UnknownModelError,
+    UsageError,
+    check_isil,
+    check_set,
+    check_usage,
+)
 
 BASIC_BLOCK = 32
 FULL_BASIC_BLOCK = 34
@@ -24,103 +39,6 @@ _FILLER = 0x01
 _MIN_EXTENSION = 4
 _THREE_M_BLANK = b"\x55" * 24 + b"\x00" * 4
 _PRINTABLE = re.compile(r"[\x20-\x7e]+")
-_ISIL = re.compile(r"([A-Za-z0-9]{1,4})-[A-Za-z0-9/:-]+")
-_COUNTRY = re.compile(r"[A-Z]{2}")
-_ISIL_MAX = 16
-
-
-class Iso28560Error(ProtocolError):
-    """Tag data that is not valid ISO 28560; each subclass names the check that failed."""
-
-
-class TruncatedError(Iso28560Error):
-    """Fewer bytes than the data model needs: a short read."""
-
-
-class BlankTagError(Iso28560Error):
-    """A tag nobody has written library data to yet."""
-
-
-class ForeignFormatError(Iso28560Error):
-    """Another vendor's layout (3M), which tagd reports rather than misreads."""
-
-
-class UnknownModelError(Iso28560Error):
-    """Neither ISO 28560-3 version 1 nor ISO 28560-2."""
-
-
-class CrcError(Iso28560Error):
-    """The basic block's CRC does not match: a torn write or damaged memory."""
-
-
-class IdentifierError(Iso28560Error):
-    """A primary item identifier that cannot be stored or read."""
-
-
-class IsilError(Iso28560Error):
-    """An owner ISIL that is malformed or does not fit its field."""
-
-
-class SetInfoError(Iso28560Error):
-    """Parts in item / ordinal part number out of range."""
-
-
-class UsageError(Iso28560Error):
-    """A type of usage the standard does not assign."""
-
-
-class ExtensionBlockError(Iso28560Error):
-    """A malformed ISO 28560-3 extension block."""
-
-
-class DataSetError(Iso28560Error):
-    """A malformed ISO/IEC 15962 data set in ISO 28560-2 data."""
-
-
-class DataModel(StrEnum):
-    ISO28560_3 = "iso28560-3"
-    ISO28560_2 = "iso28560-2"
-
-
-class Usage(IntEnum):
-    """The assigned types of usage (ISO 28560-1); 5 and 10-15 are reserved for future use."""
-
-    ACQUISITION = 0
-    CIRCULATION = 1
-    NOT_FOR_CIRCULATION = 2
-    LOCAL_USE_3 = 3
-    LOCAL_USE_4 = 4
-    NO_INFORMATION = 6
-    DISCARDED = 7
-    PATRON_CARD = 8
-    EQUIPMENT = 9
-
-
-@dataclass(frozen=True)
-class Extension:
-    """Data tagd does not interpret, kept byte for byte so that rewriting a tag never loses it.
-
-    `key` is the data block ID (ISO 28560-3) or the relative OID (ISO 28560-2); `raw` is the whole block or
-    data set as stored.
-    """
-
-    key: int
-    raw: bytes
-
-
-@dataclass(frozen=True)
-class TagData:
-    """One item's tag data, the same shape whichever data model carries it."""
-
-    model: DataModel
-    item_id: str
-    isil: str | None
-    usage: int | None
-    parts: int = 1
-    part: int = 1
-    usage_qualifier: int = 0
-    extensions: tuple[Extension, ...] = ()
-    reversed_blocks: bool = False
 
 
 def encode_basic_block(item_id: str, isil: str, parts: int = 1, part: int = 1, usage: int = 1) -> bytes:
@@ -129,14 +47,12 @@ def encode_basic_block(item_id: str, isil: str, parts: int = 1, part: int = 1, u
 
 
 def encode(tag: TagData) -> bytes:
-    """Encode in the tag's own model; ISO 28560-3 uses the 32-byte form when the data fits it.
+    """Encode as ISO 28560-3; the 32-byte form when the data fits it.
 
     Otherwise it writes the 34-byte basic block, the extension blocks unchanged and the 00 that ends them.
     A tag read with reversed blocks is written back the same way (zero-padded to whole blocks), as
     libdanrfid does, so the vendor's own readers still understand it.
     """
-    if tag.model is DataModel.ISO28560_2:
-        return part2.encode(tag)
     if tag.usage is None or tag.usage_qualifier:
         raise UsageError("ISO 28560-3 needs a type of usage and has no sub-qualifier for it")
     isil = None if tag.isil is None else check_isil(tag.isil)
@@ -152,49 +68,15 @@ def encode(tag: TagData) -> bytes:
     return encoded
 
 
-def decode(data: bytes, model: DataModel | None = None) -> TagData:
-    """Decode tag memory read from block 0.
-
-    Without `model`: ISO 28560-3 when the CRC matches (blocks as read, or each 4-byte block reversed), else
-    ISO 28560-2 when the data sets parse, starting with the primary item identifier. A version-1 header
-    that is neither is reported as a CRC error.
-    """
-    _reject_blank_or_foreign(data)
-    if model is DataModel.ISO28560_2:
-        return part2.decode(data)
-    if model is DataModel.ISO28560_3 or _orientation(data) is not None:
-        return _decode_basic_block(data)
-    try:
-        return part2.decode(data)
-    except Iso28560Error as not_part2:
-        if _has_version_header(data):
-            return _decode_basic_block(data)
-        raise UnknownModelError(
-            f"unknown data model: not ISO 28560-3 (first byte 0x{data[0]:02X}), "
-            f"and not ISO 28560-2 ({not_part2})"
-        ) from not_part2
+def decode(data: bytes) -> TagData:
+    """Decode a basic block (as read, or with each 4-byte block reversed) and its extension blocks."""
+    reject_blank_or_foreign(data)
+    return _decode_basic_block(data)
 
 
-def check_isil(isil: str) -> str:
-    """An ISIL per ISO 15511: a 1-4 character prefix (2 = ISO 3166 country code), a hyphen, the unit."""
-    match = _ISIL.fullmatch(isil)
-    if match is None or len(isil) > _ISIL_MAX:
-        raise IsilError(f"malformed ISIL {isil!r}: expected PREFIX-UNIT, at most 16 of A-Z a-z 0-9 / : -")
-    if len(match[1]) == 2 and not _COUNTRY.fullmatch(match[1]):
-        raise IsilError(f"ISIL {isil!r}: a two-character prefix must be an upper-case country code")
-    return isil
-
-
-def check_set(parts: int, part: int) -> None:
-    if parts < 1 or not 1 <= part <= parts:
-        raise SetInfoError(f"part {part} of {parts}: need 1 <= part <= parts")
-
-
-def check_usage(usage: int) -> None:
-    try:
-        Usage(usage)
-    except ValueError:
-        raise UsageError(f"type of usage {usage} is not assigned (0-4, 6-9)") from None
+def crc_matches(data: bytes) -> bool:
+    """Whether the data starts with a basic block whose CRC matches, as read or with blocks reversed."""
+    return _orientation(data) is not None
 
 
 def _basic_block(item_id: str, isil: str | None, parts: int, part: int, *, usage: int, size: int) -> bytes:
@@ -225,7 +107,7 @@ def _stored_isil(isil: str | None) -> str:
     if isil is None:
         return ""
     packed = isil[:2] + isil[3:]
-    if isil[2:3] == "-" and _COUNTRY.fullmatch(isil[:2]) and _reads_back(packed, isil):
+    if isil[2:3] == "-" and COUNTRY_CODE.fullmatch(isil[:2]) and _reads_back(packed, isil):
         return packed
     return isil
 
@@ -239,7 +121,7 @@ def _reads_back(stored: str, isil: str) -> bool:
 
 def _canonical_isil(stored: str) -> str:
     if stored.find("-") not in (1, 2, 3, 4):
-        if not _COUNTRY.fullmatch(stored[:2]):
+        if not COUNTRY_CODE.fullmatch(stored[:2]):
             raise IsilError(f"owner ISIL field {stored!r} starts with neither PREFIX- nor a country code")
         stored = stored[:2] + "-" + stored[2:]
     return check_isil(stored)
@@ -269,7 +151,7 @@ def _orientation(data: bytes) -> tuple[bytes, bool] | None:
     return matching[0] if matching else None
 
 
-def _has_version_header(data: bytes) -> bool:
+def has_version_header(data: bytes) -> bool:
     return len(data) >= BASIC_BLOCK and _VERSION in (data[0] >> 4, data[3] >> 4)
 
 
@@ -346,7 +228,7 @@ def _check_extension(extension: Extension, offset: int | None = None) -> None:
         raise ExtensionBlockError(f"{where}: XOR checksum does not add up ({raw.hex()})")
 
 
-def _reject_blank_or_foreign(data: bytes) -> None:
+def reject_blank_or_foreign(data: bytes) -> None:
     if not data:
         raise TruncatedError("no tag data")
     for filler in (0x00, 0xFF):

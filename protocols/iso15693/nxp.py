@@ -1,14 +1,14 @@
 """Bodies of the NXP ICODE custom requests (SLIX, SLIX2, SLIX-S, SLIX-L): EAS, AFI protection, passwords.
 
-On the air each carries the IC manufacturer code 04 after the command byte; iso15693_requests adds it.
+On the air each carries the IC manufacturer code 04 after the command byte; requests adds it.
 """
 
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from tagd.protocols.errors import ProtocolError
-from tagd.protocols.iso15693_bodies import NoParams
-from tagd.protocols.iso15693_frames import Command, Cursor, PasswordId, RequestFlag, check_byte, password_id
+from tagd.protocols.iso15693.bodies import NoParams
+from tagd.protocols.iso15693.frames import Command, Cursor, PasswordId, RequestFlag, check_byte, password_id
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from enum import Enum
 
 from tagd.protocols.errors import ProtocolError
-from tagd.protocols.iso15693_bodies import Inventory
-from tagd.protocols.iso15693_requests import Request
-from tagd.protocols.iso15693_uid import UID_BITS, check_uid
+from tagd.protocols.iso15693.bodies import Inventory
+from tagd.protocols.iso15693.requests import Request
+from tagd.protocols.iso15693.uid import UID_BITS, check_uid
 
 
 def afi_matches(requested: int, tag_afi: int) -> bool:

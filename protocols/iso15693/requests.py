@@ -1,14 +1,14 @@
 """ISO 15693 request frames (VCD to VICC), typed both ways: hosts encode them, emulated tags decode them.
 
 A Request is a header (addressing and link flags) around a body, one frozen dataclass per command
-(iso15693_bodies, iso15693_nxp). Frames are handled without their CRC (see iso15693_frames).
+(bodies, nxp). Frames are handled without their CRC (see frames).
 """
 
 from dataclasses import dataclass
 from typing import get_args
 
 from tagd.protocols.errors import ProtocolError
-from tagd.protocols.iso15693_bodies import (
+from tagd.protocols.iso15693.bodies import (
     GetMultipleBlockSecurityStatus,
     GetSystemInfo,
     Inventory,
@@ -25,7 +25,7 @@ from tagd.protocols.iso15693_bodies import (
     WriteMultipleBlocks,
     WriteSingleBlock,
 )
-from tagd.protocols.iso15693_frames import (
+from tagd.protocols.iso15693.frames import (
     NXP,
     WRITE_ALIKE,
     Command,
@@ -34,7 +34,7 @@ from tagd.protocols.iso15693_frames import (
     RequestFlag,
     UnsupportedCommandError,
 )
-from tagd.protocols.iso15693_nxp import (
+from tagd.protocols.iso15693.nxp import (
     EasAlarm,
     GetRandomNumber,
     LockEas,
@@ -45,7 +45,7 @@ from tagd.protocols.iso15693_nxp import (
     SetPassword,
     WritePassword,
 )
-from tagd.protocols.iso15693_uid import check_uid, uid_from_bytes, uid_to_bytes
+from tagd.protocols.iso15693.uid import check_uid, uid_from_bytes, uid_to_bytes
 
 RequestBody = (
     Inventory

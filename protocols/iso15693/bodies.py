@@ -1,14 +1,14 @@
 """Bodies of the ISO/IEC 15693-3 requests: one frozen dataclass per command, with its parameter bytes.
 
 Each body knows its command, validates its values, and writes (params) or reads (parse) what follows the
-request header; the header itself (flags, command, UID) is iso15693_requests' business.
+request header; the header itself (flags, command, UID) is requests' business.
 """
 
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from tagd.protocols.errors import ProtocolError
-from tagd.protocols.iso15693_frames import MAX_BLOCK_SIZE, Command, Cursor, InventoryFlag, check_byte
+from tagd.protocols.iso15693.frames import MAX_BLOCK_SIZE, Command, Cursor, InventoryFlag, check_byte
 
 
 def _check_blocks(first: int, count: int) -> None:

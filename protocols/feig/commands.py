@@ -14,7 +14,7 @@ from enum import Enum, IntEnum
 from typing import ClassVar, Self, TypeVar
 
 from tagd.protocols.errors import ProtocolError
-from tagd.protocols.feig import BROADCAST, FeigStatus, Reply, Request, make_request
+from tagd.protocols.feig.frames import BROADCAST, FeigStatus, Reply, Request, make_request
 
 
 class Control(IntEnum):

@@ -1,21 +1,28 @@
 """ISO/IEC 15693-3 with the NXP ICODE custom commands, sans-IO, for hosts and emulated tags alike.
 
-The public face of the iso15693_* modules:
-- iso15693_frames: CRC, flags, command/error codes, typed errors
-- iso15693_requests, iso15693_bodies, iso15693_nxp: the request model (ISO and NXP custom bodies), its codec
-- iso15693_commands: one request helper per command for hosts
-- iso15693_responses: response model and codec
-- iso15693_uid: UID forms, manufacturer, NXP chip
-- iso15693_inventory: anticollision, tag side and host side
-- iso15693_airtime: how long frames and exchanges take
+The public face of the modules in this package:
+- frames: CRC, flags, command/error codes, typed errors
+- requests, bodies, nxp: the request model (ISO and NXP custom bodies), its codec
+- commands: one request helper per command for hosts
+- responses: response model and codec
+- uid: UID forms, manufacturer, NXP chip
+- anticollision: anticollision, tag side and host side
+- airtime: how long frames and exchanges take
 
 Conventions: frames are encoded and decoded without their CRC (append_crc/check_crc at the air boundary);
 a UID is an int whose hex form, MSB first, is the displayed E004... identifier and travels LSB first;
 a tag's error response is raised as TagErrorResponse.
 """
 
-from tagd.protocols.iso15693_airtime import air_time, inventory_air_time, request_time, response_time
-from tagd.protocols.iso15693_bodies import (
+from tagd.protocols.iso15693.airtime import air_time, inventory_air_time, request_time, response_time
+from tagd.protocols.iso15693.anticollision import (
+    Anticollision,
+    SlotOutcome,
+    SlotState,
+    afi_matches,
+    inventory_slot,
+)
+from tagd.protocols.iso15693.bodies import (
     GetMultipleBlockSecurityStatus,
     GetSystemInfo,
     Inventory,
@@ -32,7 +39,7 @@ from tagd.protocols.iso15693_bodies import (
     WriteMultipleBlocks,
     WriteSingleBlock,
 )
-from tagd.protocols.iso15693_commands import (
+from tagd.protocols.iso15693.commands import (
     eas_alarm,
     get_multiple_block_security_status,
     get_random_number,
@@ -58,7 +65,7 @@ from tagd.protocols.iso15693_commands import (
     write_password,
     write_single_block,
 )
-from tagd.protocols.iso15693_frames import (
+from tagd.protocols.iso15693.frames import (
     NXP,
     WRITE_ALIKE,
     Command,
@@ -76,14 +83,7 @@ from tagd.protocols.iso15693_frames import (
     error_code,
     xor_password,
 )
-from tagd.protocols.iso15693_inventory import (
-    Anticollision,
-    SlotOutcome,
-    SlotState,
-    afi_matches,
-    inventory_slot,
-)
-from tagd.protocols.iso15693_nxp import (
+from tagd.protocols.iso15693.nxp import (
     EasAlarm,
     GetRandomNumber,
     LockEas,
@@ -94,8 +94,8 @@ from tagd.protocols.iso15693_nxp import (
     SetPassword,
     WritePassword,
 )
-from tagd.protocols.iso15693_requests import Request, RequestBody, decode_request, encode_request
-from tagd.protocols.iso15693_responses import (
+from tagd.protocols.iso15693.requests import Request, RequestBody, decode_request, encode_request
+from tagd.protocols.iso15693.responses import (
     Ack,
     Blocks,
     BlockSecurity,
@@ -111,7 +111,7 @@ from tagd.protocols.iso15693_responses import (
     encode_error_response,
     encode_response,
 )
-from tagd.protocols.iso15693_uid import (
+from tagd.protocols.iso15693.uid import (
     Manufacturer,
     NxpChip,
     format_uid,
