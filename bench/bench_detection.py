@@ -36,7 +36,7 @@ from tagd.daemon.notify import Notifier
 from tagd.daemon.pad import PadChanges
 from tagd.daemon.sim_control import DEFAULT_SIM_PROFILE
 from tagd.drivers.base import Reader
-from tagd.drivers.sim import default_world
+from tagd.drivers.sim.reader import default_world
 from tagd.protocols.iso28560 import encode_basic_block
 from tagd.protocols.nw7 import with_check_digit
 

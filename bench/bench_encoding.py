@@ -42,8 +42,8 @@ from _desk import Desk, app_running
 from tagd.daemon.config import Config, load_config_data
 from tagd.daemon.encoder_steps import tag_data
 from tagd.daemon.logs import configure_logging
-from tagd.drivers.sim import SimReader, default_world
-from tagd.drivers.sim_world import Field, SlotReply
+from tagd.drivers.sim.reader import SimReader, default_world
+from tagd.drivers.sim.world import Field, SlotReply
 from tagd.protocols.iso15693 import Command, parse_uid
 from tagd.protocols.iso28560 import BASIC_BLOCK, DataModel
 from tagd.protocols.iso28560 import part2 as iso28560_2

@@ -26,7 +26,7 @@ from _desk import Desk, app_running
 
 from tagd.daemon.config import Config, load_config_data
 from tagd.daemon.logs import configure_logging
-from tagd.drivers.sim import default_world
+from tagd.drivers.sim.reader import default_world
 from tagd.protocols.iso15693 import format_uid, inventory_air_time
 from tagd.protocols.iso15693.airtime import air_time
 from tagd.protocols.iso28560 import encode_basic_block

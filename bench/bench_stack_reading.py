@@ -9,8 +9,8 @@ import asyncio
 import random
 import statistics
 
-from tagd.drivers.sim import SimReader
-from tagd.drivers.sim_world import World
+from tagd.drivers.sim.reader import SimReader
+from tagd.drivers.sim.world import World
 from tagd.protocols.iso15693 import air_time
 
 RUNS = 25

@@ -11,7 +11,7 @@ from tagd.daemon.logs import get_logger
 from tagd.drivers import CardRead
 from tagd.drivers.nfc_cards import sim_card_reader
 from tagd.drivers.scanner import sim_scanner
-from tagd.drivers.sim import DEFAULT_FIELD, default_world
+from tagd.drivers.sim.reader import DEFAULT_FIELD, default_world
 from tagd.protocols.commands import Reply, ReplyCode, SimCard, SimCommand, SimPlace, SimRemove, SimScan
 from tagd.protocols.events import CommandRejected, Uid
 from tagd.protocols.iso15693 import format_uid, parse_uid

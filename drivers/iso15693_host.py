@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tagd.drivers.base import PasswordRefused, ReaderLost, TagError, TagLost
-from tagd.drivers.sim_world import COLLISION, Collision, ReaderUnplugged, SlotReply
+from tagd.drivers.sim.world import COLLISION, Collision, ReaderUnplugged, SlotReply
 from tagd.protocols import iso15693 as iso
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.iso15693 import (

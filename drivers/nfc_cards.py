@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tagd.drivers.base import CardRead, DriverUrlError, ReaderLost
-from tagd.drivers.feed import Feed
+from tagd.drivers.read_queue import ReadQueue
 
 NFC_PREFIX = "nfc:"
 SIM_PREFIX = "sim:"
@@ -53,7 +53,7 @@ class NfcCardReader:
     def __init__(self, url: str, frontend: Any) -> None:
         self.url = url
         self._frontend = frontend
-        self._feed: Feed[CardRead] = Feed(url)
+        self._reads: ReadQueue[CardRead] = ReadQueue(url)
         self._loop = asyncio.get_running_loop()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name=f"nfcpy {url}", daemon=True)
@@ -63,12 +63,12 @@ class NfcCardReader:
         return self
 
     async def __anext__(self) -> CardRead:
-        return await self._feed.next()
+        return await self._reads.next()
 
     async def close(self) -> None:
         """Stops polling and releases the device; waits for nfcpy to notice (see CLOSE_TIMEOUT)."""
         self._stop.set()
-        self._feed.end()
+        self._reads.end()
         await asyncio.to_thread(self._thread.join, CLOSE_TIMEOUT)
         if self._thread.is_alive():
             _log.warning("%s: nfcpy did not stop within %.0f s", self.url, CLOSE_TIMEOUT)
@@ -88,17 +88,17 @@ class NfcCardReader:
                 if self._frontend.connect(rdwr=options, terminate=self._paused_or_stopped) is False:
                     if not self._stop.is_set():
                         lost = ReaderLost(f"{self.url}: the NFC reader stopped answering")
-                        self._hand(self._feed.fail, lost)
+                        self._hand(self._reads.fail, lost)
                     return
         except Exception as exc:  # nfcpy's errors are many and untyped; each means the device is unusable
             _log.exception("%s: nfcpy failed", self.url)
-            self._hand(self._feed.fail, ReaderLost(f"{self.url}: {exc or type(exc).__name__}"))
+            self._hand(self._reads.fail, ReaderLost(f"{self.url}: {exc or type(exc).__name__}"))
         finally:
             self._frontend.close()
 
     def _on_connect(self, tag: Any) -> bool:
         """Reports the card; True makes nfcpy wait until it leaves, so a card lying there is read once."""
-        self._hand(self._feed.put, card_read(tag))
+        self._hand(self._reads.put, card_read(tag))
         return True
 
     def _paused_or_stopped(self) -> bool:
@@ -130,11 +130,11 @@ class SimCardReader:
     def __init__(self, name: str) -> None:
         self.name = name
         self.url = f"{SIM_PREFIX}{name}"
-        self._feed: Feed[CardRead] = Feed(self.url)
+        self._reads: ReadQueue[CardRead] = ReadQueue(self.url)
 
     @property
     def closed(self) -> bool:
-        return self._feed.ended
+        return self._reads.ended
 
     def present(self, technology: str, identifier: str) -> CardRead:
         """A card (technology felica, type1, type2 or type4; identifier in hex); ValueError if malformed."""
@@ -148,21 +148,21 @@ class SimCardReader:
         if not raw:
             raise ValueError("a card identifier is at least one byte")
         read = CardRead(technology, raw.hex().upper())
-        self._feed.put(read)
+        self._reads.put(read)
         return read
 
     def unplug(self) -> None:
         """Fault injection: the consumer gets ReaderLost, as when a USB reader is pulled out."""
-        self._feed.fail(ReaderLost(f"{self.url}: unplugged"))
+        self._reads.fail(ReaderLost(f"{self.url}: unplugged"))
 
     def __aiter__(self) -> "SimCardReader":
         return self
 
     async def __anext__(self) -> CardRead:
-        return await self._feed.next()
+        return await self._reads.next()
 
     async def close(self) -> None:
-        self._feed.end()
+        self._reads.end()
 
 
 _sim_card_readers: dict[str, SimCardReader] = {}

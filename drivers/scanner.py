@@ -16,7 +16,7 @@ import serial
 import serial_asyncio_fast
 
 from tagd.drivers.base import DriverUrlError, ReaderLost
-from tagd.drivers.feed import Feed
+from tagd.drivers.read_queue import ReadQueue
 
 SERIAL_PREFIX = "scanner:serial:"
 SIM_PREFIX = "scanner:sim:"
@@ -109,24 +109,24 @@ def serial_port(url: str) -> tuple[str, int]:
 
 
 class _ScanProtocol(asyncio.Protocol):
-    """Bytes from the port into lines into the feed; the port closing under us is ReaderLost."""
+    """Bytes from the port into lines into the read queue; the port closing under us is ReaderLost."""
 
-    def __init__(self, url: str, feed: Feed[str]) -> None:
+    def __init__(self, url: str, reads: ReadQueue[str]) -> None:
         self.url = url
-        self.feed = feed
+        self.reads = reads
         self.splitter = LineSplitter()
         self.closing = False
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
         for line in self.splitter.feed(data):
-            self.feed.put(decode_scan(line))
+            self.reads.put(decode_scan(line))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.closing:
-            self.feed.end()
+            self.reads.end()
         else:
-            self.feed.fail(ReaderLost(f"{self.url}: the port closed ({exc or 'end of stream'})"))
+            self.reads.fail(ReaderLost(f"{self.url}: the port closed ({exc or 'end of stream'})"))
         if not self.lost.done():
             self.lost.set_result(None)
 
@@ -148,12 +148,12 @@ class SerialScanner:
         return self
 
     async def __anext__(self) -> str:
-        return await self._protocol.feed.next()
+        return await self._protocol.reads.next()
 
     async def close(self) -> None:
         """Releases the port; iteration ends once the scans already read are taken."""
         self._protocol.closing = True
-        self._protocol.feed.end()
+        self._protocol.reads.end()
         self._transport.close()
         try:
             await asyncio.wait_for(asyncio.shield(self._protocol.lost), CLOSE_TIMEOUT)
@@ -164,11 +164,11 @@ class SerialScanner:
 async def open_serial_scanner(url: str) -> SerialScanner:
     """`scanner:serial:///dev/ttyACM0[?baudrate=9600]`; a port that cannot be opened is ReaderLost."""
     port, baudrate = serial_port(url)
-    feed: Feed[str] = Feed(url)
+    reads: ReadQueue[str] = ReadQueue(url)
     loop = asyncio.get_running_loop()
     try:
         transport, protocol = await serial_asyncio_fast.create_serial_connection(
-            loop, lambda: _ScanProtocol(url, feed), port, baudrate=baudrate
+            loop, lambda: _ScanProtocol(url, reads), port, baudrate=baudrate
         )
     except (serial.SerialException, OSError, ValueError) as exc:
         raise ReaderLost(f"{url}: cannot open {port}: {exc}") from exc
@@ -182,28 +182,28 @@ class SimScanner:
     def __init__(self, name: str) -> None:
         self.name = name
         self.url = f"{SIM_PREFIX}{name}"
-        self._feed: Feed[str] = Feed(self.url)
+        self._reads: ReadQueue[str] = ReadQueue(self.url)
 
     @property
     def closed(self) -> bool:
-        return self._feed.ended
+        return self._reads.ended
 
     def push(self, raw: str) -> None:
         """A scan, as a serial scanner would deliver it once its terminator is cut off."""
-        self._feed.put(raw)
+        self._reads.put(raw)
 
     def unplug(self) -> None:
         """Fault injection: the consumer gets ReaderLost, as when a serial scanner's cable is pulled."""
-        self._feed.fail(ReaderLost(f"{self.url}: unplugged"))
+        self._reads.fail(ReaderLost(f"{self.url}: unplugged"))
 
     def __aiter__(self) -> "SimScanner":
         return self
 
     async def __anext__(self) -> str:
-        return await self._feed.next()
+        return await self._reads.next()
 
     async def close(self) -> None:
-        self._feed.end()
+        self._reads.end()
 
 
 _sim_scanners: dict[str, SimScanner] = {}

@@ -17,7 +17,7 @@ from pathlib import Path
 from tagd.daemon.cli.reader_report import TagReport, eas_state, report, shipped_profiles
 from tagd.daemon.cli.tag import tag_json
 from tagd.drivers import DriverError, Reader, UnknownDriver, open_reader
-from tagd.drivers.sim import default_world
+from tagd.drivers.sim.reader import default_world
 from tagd.protocols import iso28560
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.iso15693 import format_uid, parse_uid

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tagd.drivers.feig_emulator import FeigEmulator
-from tagd.drivers.feig_emulator_serve import FeigPtyServer, FeigTcpServer
-from tagd.drivers.sim_world import World
+from tagd.drivers.sim.feig_emulator import FeigEmulator
+from tagd.drivers.sim.feig_serve import FeigPtyServer, FeigTcpServer
+from tagd.drivers.sim.world import World
 
 EX_DATAERR = 65
 EX_NOINPUT = 66

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tagd.drivers.sim_world import World
+from tagd.drivers.sim.world import World
 
 
 @pytest.fixture

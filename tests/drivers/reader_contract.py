@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tagd.drivers.base import PasswordRefused, Reader, ReaderLost, TagError, TagLost
-from tagd.drivers.sim_tag import SimTag
-from tagd.drivers.sim_world import Field, World
+from tagd.drivers.sim.tag import SimTag
+from tagd.drivers.sim.world import Field, World
 from tagd.protocols.iso15693 import Command, ErrorCode, PasswordId
 
 SLIX2_PREFIX = 0xE0040108 << 32

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from tagd.daemon.cli import main, reader
-from tagd.drivers import sim
 from tagd.drivers.feig import FeigReader
-from tagd.drivers.feig_emulator import FeigEmulator
-from tagd.drivers.feig_emulator_serve import FeigTcpServer
-from tagd.drivers.sim_world import World
+from tagd.drivers.sim import reader as sim
+from tagd.drivers.sim.feig_emulator import FeigEmulator
+from tagd.drivers.sim.feig_serve import FeigTcpServer
+from tagd.drivers.sim.world import World
 from tagd.protocols.iso28560 import encode_basic_block
 
 OURS = encode_basic_block("123456782", "JP-1004314")

@@ -7,10 +7,10 @@ import stat
 
 import pytest
 
-from tagd.drivers.feig_emulator import FeigEmulator
-from tagd.drivers.feig_emulator_serve import EmulatorSession, FeigPtyServer
-from tagd.drivers.sim_tag import SimTag
-from tagd.drivers.sim_world import ReaderUnplugged, World
+from tagd.drivers.sim.feig_emulator import FeigEmulator
+from tagd.drivers.sim.feig_serve import EmulatorSession, FeigPtyServer
+from tagd.drivers.sim.tag import SimTag
+from tagd.drivers.sim.world import ReaderUnplugged, World
 from tagd.protocols.feig.commands import (
     BlockData,
     BlockFailure,

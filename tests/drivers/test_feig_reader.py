@@ -22,10 +22,10 @@ from tagd.drivers.feig import (
     open_feig_reader,
     parse_url,
 )
-from tagd.drivers.feig_emulator import FeigEmulator
-from tagd.drivers.feig_emulator_serve import EmulatorSession, FeigPtyServer, FeigTcpServer
 from tagd.drivers.feig_transport import FeigLink
-from tagd.drivers.sim_world import Field, World
+from tagd.drivers.sim.feig_emulator import FeigEmulator
+from tagd.drivers.sim.feig_serve import EmulatorSession, FeigPtyServer, FeigTcpServer
+from tagd.drivers.sim.world import Field, World
 from tagd.protocols.feig.commands import ByteOrder, Dialect, InventoryData
 from tagd.protocols.feig.frames import FeigStatus, Reply, Request, StatusKind, reply_to
 

@@ -16,8 +16,8 @@ from tagd.drivers import open_reader
 from tagd.drivers.base import DriverError, Reader, ReaderLost, TagLost
 from tagd.drivers.iso15693_host import CorruptReply
 from tagd.drivers.pcsc import PcscReader, open_pcsc_reader, pick_reader
-from tagd.drivers.sim_world import Field, World
-from tagd.drivers.vpcd_card import VirtualCard
+from tagd.drivers.sim.vpcd_card import VirtualCard
+from tagd.drivers.sim.world import Field, World
 from tagd.protocols.iso15693 import CrcError, Inventory, check_crc, decode_request
 from tagd.protocols.pcsc_part3 import END_SESSION, START_SESSION, SWITCH_TO_ISO15693
 

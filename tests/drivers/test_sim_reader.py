@@ -10,8 +10,8 @@ import pytest
 from tagd.drivers import open_reader
 from tagd.drivers.base import DriverError, Reader, ReaderLost, TagLost
 from tagd.drivers.iso15693_host import CorruptReply
-from tagd.drivers.sim import SimReader, default_world, open_sim_reader
-from tagd.drivers.sim_world import Field, World
+from tagd.drivers.sim.reader import SimReader, default_world, open_sim_reader
+from tagd.drivers.sim.world import Field, World
 from tagd.protocols.iso15693 import Command, ErrorCode, PasswordId
 from tagd.protocols.iso15693.airtime import air_time
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagd.drivers.sim_chips import ALIASES, EAS_SEQUENCE
-from tagd.drivers.sim_tag import SimTag, TagState
+from tagd.drivers.sim.chips import ALIASES, EAS_SEQUENCE
+from tagd.drivers.sim.tag import SimTag, TagState
 from tagd.protocols import iso15693 as iso
 from tagd.protocols.iso15693 import (
     Command,

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagd.drivers.sim_tag import TagState
-from tagd.drivers.sim_world import COLLISION, Collision, ReaderUnplugged, World
+from tagd.drivers.sim.tag import TagState
+from tagd.drivers.sim.world import COLLISION, Collision, ReaderUnplugged, World
 from tagd.protocols import iso15693 as iso
 from tagd.protocols.iso15693 import Command, append_crc, check_crc, decode_response
 from tagd.protocols.iso15693.airtime import air_time, inventory_air_time

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tagd.drivers.sim_world import Field, World
-from tagd.drivers.vpcd_card import ATR, GET_ATR, POWER_OFF, POWER_ON, RESET, VirtualCard
+from tagd.drivers.sim.vpcd_card import ATR, GET_ATR, POWER_OFF, POWER_ON, RESET, VirtualCard
+from tagd.drivers.sim.world import Field, World
 from tagd.protocols.iso15693 import Command, InventoryResponse, decode_response, get_system_info, inventory
 from tagd.protocols.pcsc_part3 import (
     START_SESSION,
@@ -252,7 +252,7 @@ def test_the_command_line_serves_a_tag_file(listener: socket.socket, tmp_path: P
     card = [
         sys.executable,
         "-m",
-        "tagd.drivers.vpcd_card",
+        "tagd.drivers.sim.vpcd_card",
         "--port",
         port,
         "--field",
@@ -279,7 +279,7 @@ def test_the_command_line_says_when_vpcd_is_not_there(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as closed:
         port = str(closed.getsockname()[1])
     run = subprocess.run(
-        [sys.executable, "-m", "tagd.drivers.vpcd_card", "--port", port],
+        [sys.executable, "-m", "tagd.drivers.sim.vpcd_card", "--port", port],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,

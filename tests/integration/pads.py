@@ -5,8 +5,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from tagd.drivers.sim import default_world
-from tagd.drivers.sim_world import Field, SlotReply, World
+from tagd.drivers.sim.reader import default_world
+from tagd.drivers.sim.world import Field, SlotReply, World
 from tagd.protocols.iso28560 import encode_basic_block
 
 from .stations import ISIL, Circulation

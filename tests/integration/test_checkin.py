@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tagd.daemon.app import App
 from tagd.daemon.checkin import CheckinStation, IdentifiedBy, IdentifiedItem, TrapResult
-from tagd.drivers.sim import default_world
+from tagd.drivers.sim.reader import default_world
 from tagd.protocols.iso15693 import parse_uid
 from tagd.protocols.nw7 import with_check_digit
 

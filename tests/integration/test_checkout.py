@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tagd.drivers.sim import default_world
+from tagd.drivers.sim.reader import default_world
 from tagd.protocols.iso15693 import parse_uid
 from tagd.protocols.iso28560 import encode_basic_block
 from tagd.protocols.nw7 import with_check_digit

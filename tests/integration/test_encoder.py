@@ -13,7 +13,7 @@ from tagd.daemon.app import App
 from tagd.daemon.config import Config
 from tagd.daemon.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
 from tagd.drivers.scanner import sim_scanner
-from tagd.drivers.sim import default_world
+from tagd.drivers.sim.reader import default_world
 from tagd.protocols import iso28560
 from tagd.protocols.events import ReaderConnected
 from tagd.protocols.iso15693 import parse_uid

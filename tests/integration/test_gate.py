@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tagd.drivers.sim import default_world
+from tagd.drivers.sim.reader import default_world
 from tagd.protocols.iso15693 import parse_uid
 from tagd.protocols.nw7 import with_check_digit
 

@@ -24,7 +24,7 @@ from tagd.daemon.app import App, mqtt_settings
 from tagd.daemon.config import Config
 from tagd.daemon.mqtt_link import STATUS_DEPTH_SECONDS, MqttLink
 from tagd.daemon.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
-from tagd.drivers.sim import default_world
+from tagd.drivers.sim.reader import default_world
 from tagd.protocols import iso28560
 from tagd.protocols.events import ItemRemoved, ReaderConnected, Role
 from tagd.protocols.iso15693 import parse_uid

@@ -27,10 +27,10 @@ from drivers.pcscd import Pcscd, Unavailable, free_port_pair
 
 from tagd.daemon.config import load_config_data
 from tagd.daemon.config_errors import ConfigError
-from tagd.drivers.feig_emulator import FeigEmulator
-from tagd.drivers.feig_emulator_serve import FeigPtyServer, FeigTcpServer
-from tagd.drivers.sim_world import SimTag, World
-from tagd.drivers.vpcd_card import VirtualCard
+from tagd.drivers.sim.feig_emulator import FeigEmulator
+from tagd.drivers.sim.feig_serve import FeigPtyServer, FeigTcpServer
+from tagd.drivers.sim.vpcd_card import VirtualCard
+from tagd.drivers.sim.world import SimTag, World
 from tagd.protocols import nw7
 from tagd.protocols.events import Envelope
 from tagd.protocols.iso28560 import encode_basic_block

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tagd.drivers.sim import default_world
-from tagd.drivers.sim_tag import SimTag
+from tagd.drivers.sim.reader import default_world
+from tagd.drivers.sim.tag import SimTag
 from tagd.protocols import iso28560
 from tagd.protocols.iso15693 import PasswordId
 from tagd.protocols.iso28560 import BlankTagError, Iso28560Error

@@ -18,8 +18,8 @@ import structlog
 
 from tagd.daemon.config import Config
 from tagd.daemon.logs import configure_logging
-from tagd.drivers.sim import default_world
-from tagd.drivers.sim_tag import SimTag
+from tagd.drivers.sim.reader import default_world
+from tagd.drivers.sim.tag import SimTag
 from tagd.protocols import iso15693 as iso
 from tagd.protocols.iso15693 import PasswordId, parse_uid
 from tagd.protocols.nw7 import with_check_digit

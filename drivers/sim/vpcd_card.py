@@ -25,7 +25,7 @@ import threading
 from collections import deque
 from pathlib import Path
 
-from tagd.drivers.sim_world import Collision, Field, ReaderUnplugged, World
+from tagd.drivers.sim.world import Collision, Field, ReaderUnplugged, World
 from tagd.protocols.iso15693 import CrcError, append_crc, check_crc
 from tagd.protocols.pcsc_part3 import (
     CLA,
@@ -226,8 +226,9 @@ def _exactly(connection: socket.socket, size: int) -> bytes | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m tagd.drivers.vpcd_card --port P [--field NAME] [--tags FILE]`: serves until vpcd lets go."""
-    parser = argparse.ArgumentParser(prog="python -m tagd.drivers.vpcd_card", description=main.__doc__)
+    """`python -m tagd.drivers.sim.vpcd_card --port P [--field NAME] [--tags FILE]`: serves until vpcd
+    lets go."""
+    parser = argparse.ArgumentParser(prog="python -m tagd.drivers.sim.vpcd_card", description=main.__doc__)
     parser.add_argument("--port", type=int, required=True, help="vpcd's port (reader.conf CHANNELID)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--field", default="pcsc", help="name of the simulated field")

@@ -10,7 +10,7 @@ import json
 import threading
 from typing import Any, Final
 
-from tagd.drivers.sim_tag import SimTag
+from tagd.drivers.sim.tag import SimTag
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.iso15693 import (
     Inventory,

@@ -1,7 +1,7 @@
-"""The hand-over from whatever produces scans or card reads (a serial protocol, an nfcpy thread, the
-simulator) to the one coroutine iterating a Scanner or CardReader.
+"""A read queue: the hand-over from whatever produces scans or card reads (a serial protocol, an nfcpy
+thread, the simulator) to the one coroutine iterating a Scanner or CardReader.
 
-A feed ends cleanly when its driver is closed and ends with a typed error when the device goes away, so a
+A queue ends cleanly when its driver is closed and ends with a typed error when the device goes away, so a
 consumer's `async for` either finishes or raises ReaderLost. It is bounded: a consumer that stalls loses the
 oldest reads (logged), never the process's memory.
 """
@@ -24,7 +24,7 @@ class _End:
         self.error = error
 
 
-class Feed(Generic[T]):
+class ReadQueue(Generic[T]):
     """Items in order, then the end; `put`, `fail` and `end` are called on the event loop's thread."""
 
     def __init__(self, name: str, depth: int = DEFAULT_DEPTH) -> None:

@@ -13,7 +13,7 @@ The byte side (TCP, pty) is in feig_emulator_serve.
 import logging
 from typing import Any
 
-from tagd.drivers.sim_world import Collision, Field
+from tagd.drivers.sim.world import Collision, Field
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.feig.commands import (
     DEFAULT_DIALECT,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from tagd.drivers.sim_chips import (
+from tagd.drivers.sim.chips import (
     CHIPS,
     EAS_SEQUENCE,
     ChipModel,

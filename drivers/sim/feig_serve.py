@@ -12,8 +12,8 @@ import os
 import tty
 from collections.abc import Callable
 
-from tagd.drivers.feig_emulator import FeigEmulator
-from tagd.drivers.sim_world import ReaderUnplugged
+from tagd.drivers.sim.feig_emulator import FeigEmulator
+from tagd.drivers.sim.world import ReaderUnplugged
 from tagd.protocols.feig.frames import FrameReader, Garbage, Request
 
 _log = logging.getLogger(__name__)
