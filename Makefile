@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto mosquitto-clients pcscd libpcsclite-dev vsmartcard-vpcd swig python3-venv python3-dev gcc openssl
 PY_SOURCES := daemon drivers protocols
+DOC_TOOLS := docs/tagd_docs
 
-.PHONY: run test lint typecheck unit deps venv bench fuzz clean soak
+.PHONY: run test lint typecheck unit deps venv bench fuzz clean soak docs
 
 run: deps venv
 	$(BIN)/tagd demo
@@ -32,14 +33,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# ruff, then the layering contracts in pyproject.toml ([tool.importlinter]: protocols < drivers < daemon, no cycles).
 lint:
-	$(BIN)/ruff check $(PY_SOURCES) tests bench
+	$(BIN)/ruff check $(PY_SOURCES) $(DOC_TOOLS) tests bench
+	$(BIN)/lint-imports --no-cache
 
 # mypy cannot follow the editable import hook, so it reads the sources through a tagd/ link tree.
 typecheck:
 	mkdir -p build/typecheck/tagd
 	for d in $(PY_SOURCES); do ln -sfn ../../../$$d build/typecheck/tagd/$$d; done
-	MYPYPATH=build/typecheck $(BIN)/mypy --strict -p tagd.protocols -p tagd.drivers -p tagd.daemon
+	MYPYPATH=build/typecheck:docs $(BIN)/mypy --strict -p tagd.protocols -p tagd.drivers -p tagd.daemon -p tagd_docs
+
+# The generated docs (a test fails when they drift from the models).
+docs: venv
+	PYTHONPATH=docs $(BIN)/python -m tagd_docs.events > docs/events.md
 
 unit:
 	$(BIN)/pytest -q -p no:cacheprovider --cov --cov-report=term
@@ -54,7 +61,7 @@ soak: venv
 # The bad-input properties (test_fuzz_*, marked `fuzz` in tests/conftest.py), 100,000 examples each:
 # long (see docs/reliability.md), not part of CI, which runs them at 300.
 fuzz: venv
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider -m fuzz --hypothesis-show-statistics tests/unit
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider -m fuzz --hypothesis-show-statistics tests
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

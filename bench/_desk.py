@@ -19,7 +19,7 @@ from typing import Any
 import aiomqtt
 
 from tagd.daemon.app import App
-from tagd.daemon.config import Config
+from tagd.daemon.config.model import Config
 from tagd.daemon.notify import Notifier
 from tagd.protocols.events import Envelope, parse_envelope
 

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Literal
 
-from tagd.daemon.mqtt_client import MqttSettings
-from tagd.daemon.mqtt_link import MqttLink
-from tagd.daemon.outbox import Outbox, OutboxSettings, Reporter
+from tagd.daemon.config.sections import Mqtt
+from tagd.daemon.mqtt.link import MqttLink
+from tagd.daemon.store.outbox import Outbox, OutboxSettings, Reporter
 from tagd.protocols.events import ItemDetected, Role
 
 INFLIGHT = 64
@@ -66,7 +66,8 @@ async def tagd_station(
     """A connected station link publishing to the broker on loopback `port`."""
     outbox = await Outbox.open(OutboxSettings(path=outbox_path, synchronous=sync))
     reporter = Reporter(outbox, station=station, library=LIBRARY)
-    mqtt = MqttSettings(port=port, client_id="bench", inflight=INFLIGHT, reconnect_min_seconds=0.1)
+    url = f"mqtt://127.0.0.1:{port}"
+    mqtt = Mqtt(url=url, client_id="bench", inflight=INFLIGHT, reconnect_min_seconds=0.1)
     link = MqttLink(mqtt, reporter, role=Role.CHECKOUT)
     task = asyncio.create_task(link.run())
     try:

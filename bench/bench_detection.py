@@ -29,12 +29,12 @@ from _machine import load
 from _subscriber import Subscriber
 
 from tagd.daemon.app import App
-from tagd.daemon.checkout import CheckoutStation
-from tagd.daemon.config import Config, load_config_data
+from tagd.daemon.config.model import Config, load_config_data
 from tagd.daemon.logs import configure_logging
 from tagd.daemon.notify import Notifier
-from tagd.daemon.pad import PadChanges
 from tagd.daemon.sim_control import DEFAULT_SIM_PROFILE
+from tagd.daemon.stations.checkout import CheckoutStation
+from tagd.daemon.stations.pad import PadChanges
 from tagd.drivers.base import Reader
 from tagd.drivers.sim.reader import default_world
 from tagd.protocols.iso28560 import encode_basic_block

@@ -39,11 +39,12 @@ from typing import Any
 from _broker import Broker
 from _desk import Desk, app_running
 
-from tagd.daemon.config import Config, load_config_data
-from tagd.daemon.encoder_steps import tag_data
+from tagd.daemon.config.model import Config, load_config_data
 from tagd.daemon.logs import configure_logging
+from tagd.daemon.stations.encoder_steps import tag_data
+from tagd.drivers.air import SlotReply
 from tagd.drivers.sim.reader import SimReader, default_world
-from tagd.drivers.sim.world import Field, SlotReply
+from tagd.drivers.sim.world import Field
 from tagd.protocols.iso15693 import Command, parse_uid
 from tagd.protocols.iso28560 import BASIC_BLOCK, DataModel
 from tagd.protocols.iso28560 import part2 as iso28560_2

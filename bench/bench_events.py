@@ -27,7 +27,7 @@ from _tagd import DATA, INFLIGHT, LIBRARY, Tagd, pace, tagd_station
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from tagd.daemon.mqtt_client import CLOUDEVENTS_JSON
+from tagd.daemon.mqtt.client import CLOUDEVENTS_JSON
 from tagd.protocols.events import EventIds, envelope
 
 RUNS = 5

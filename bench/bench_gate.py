@@ -24,7 +24,7 @@ from pathlib import Path
 from _broker import Broker
 from _desk import Desk, app_running
 
-from tagd.daemon.config import Config, load_config_data
+from tagd.daemon.config.model import Config, load_config_data
 from tagd.daemon.logs import configure_logging
 from tagd.drivers.sim.reader import default_world
 from tagd.protocols.iso15693 import format_uid, inventory_air_time

@@ -2,85 +2,38 @@
 
 Nothing else in tagd wires parts together, so what runs under systemd (`tagd run`), in the demo and in the
 integration tests is the same object graph. Each station gets its own MQTT link (its own will), one
-shared outbox and catalog, and the class its role names in ROLE_CLASSES. systemd hears READY once every
-station has tried its devices, STATUS lines as things change, WATCHDOG while the loop runs and STOPPING on
-the way out; SIGTERM or SIGINT stop tagd cleanly: stations first, then the links, which publish the
-retained `offline` status before they disconnect.
+shared outbox and catalog, and the class its role names in the registry (stations/__init__.py); check-in
+stations share the process's hold trap, and a station on sim: hardware answers the sim/ topics.
+
+systemd hears READY once every station has tried its devices, STATUS lines as things change, WATCHDOG while
+the loop runs and STOPPING on the way out; SIGTERM or SIGINT stop tagd cleanly: stations first, then the
+links, which publish the retained `offline` status before they disconnect.
 """
 
 import asyncio
-import contextlib
-import importlib
-import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
-from tagd.daemon.catalog import Catalog, open_configured
-from tagd.daemon.config import Config, Role, load_tag_profiles
-from tagd.daemon.config_sections import Mqtt
-from tagd.daemon.hold_desk import Clock, HoldDesk
-from tagd.daemon.holds_ledger import HoldLedger
+from tagd.daemon.config.model import Config, load_tag_profiles
+from tagd.daemon.holds.ledger import HoldLedger
+from tagd.daemon.holds.trap import Clock, HoldDesk
 from tagd.daemon.logs import configure_logging, get_logger
-from tagd.daemon.mqtt_client import MqttSettings, TlsSettings
-from tagd.daemon.mqtt_link import MqttLink
+from tagd.daemon.mqtt.link import MqttLink
 from tagd.daemon.notify import Notifier
-from tagd.daemon.outbox import Outbox, OutboxSettings, Reporter
-from tagd.daemon.station import Station, StationContext
-from tagd.protocols.events import Role as EventRole
+from tagd.daemon.signals import stop_on_signals
+from tagd.daemon.sim_control import SimControl
+from tagd.daemon.stations import station_class
+from tagd.daemon.stations.base import Station, StationContext
+from tagd.daemon.stations.checkin import CheckinStation
+from tagd.daemon.store.catalog import Catalog, open_configured
+from tagd.daemon.store.outbox import Outbox, OutboxSettings, Reporter
+from tagd.protocols.payload_types import Role
 from tagd.protocols.profiles import ProfileSet
 
-__all__ = ["ROLE_CLASSES", "App", "mqtt_settings", "run_app", "station_class"]
+__all__ = ["App", "run_app"]
 
 log = get_logger(__name__)
 
-ROLE_CLASSES: dict[Role, str] = {
-    Role.ENCODER: "tagd.daemon.encoder:EncoderStation",
-    Role.CHECKOUT: "tagd.daemon.checkout:CheckoutStation",
-    Role.GATE: "tagd.daemon.gate:GateStation",
-    Role.CHECKIN: "tagd.daemon.checkin:CheckinStation",
-}
-"""Role -> "module:class"; every class takes a StationContext. Imported when a station of the role runs."""
 STATUS_SECONDS = 5.0
-_CLIENT_ID_MAX = 32
-
-
-def station_class(role: Role) -> type[Station]:
-    """The class for `role`; the plain Station (devices and sim/ only) while a role's module is not built."""
-    module_name, _, class_name = ROLE_CLASSES[role].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        log.warning("station.role_not_available", role=str(role), module=module_name)
-        return Station
-    found = getattr(module, class_name)
-    if not (isinstance(found, type) and issubclass(found, Station)):
-        raise TypeError(f"{ROLE_CLASSES[role]} is not a Station class")
-    return found
-
-
-def mqtt_settings(mqtt: Mqtt) -> MqttSettings:
-    """The link's settings from the `[mqtt]` section."""
-    tls = None
-    if mqtt.secure:
-        tls = TlsSettings(ca_file=mqtt.tls.ca_file, cert_file=mqtt.tls.cert_file, key_file=mqtt.tls.key_file)
-    client_id = (mqtt.client_id or "tagd").replace(".", "-")[:_CLIENT_ID_MAX]
-    return MqttSettings(
-        host=mqtt.host,
-        port=mqtt.port,
-        protocol=mqtt.protocol,
-        username=mqtt.username,
-        password=mqtt.password,
-        tls=tls,
-        topic_prefix=mqtt.topic_prefix,
-        client_id=client_id,
-        keepalive=min(mqtt.keepalive, 3600),
-        reconnect_min_seconds=mqtt.reconnect_min_seconds,
-        reconnect_max_seconds=mqtt.reconnect_max_seconds,
-        connect_timeout_seconds=mqtt.connect_timeout_seconds,
-        inflight=mqtt.inflight,
-        replay_window_seconds=mqtt.replay_window_seconds,
-    )
 
 
 class App:
@@ -99,6 +52,8 @@ class App:
         self.outbox: Outbox | None = None
         self.catalog: Catalog | None = None
         self.holds: HoldDesk | None = None
+        self.sims: dict[str, SimControl] = {}
+        """The sim/ handlers of each station on sim: hardware."""
         self.ready = asyncio.Event()
 
     def station(self, name: str) -> Station:
@@ -151,20 +106,30 @@ class App:
             log.info("tagd.stopped")
 
     def _build(self, outbox: Outbox, catalog: Catalog, profiles: ProfileSet) -> None:
-        shared = mqtt_settings(self.config.mqtt)
+        shared = self.config.mqtt
         for station in self.config.stations:
             reporter = Reporter(outbox, station=station.name, library=station.library)
             settings = shared
             if station.mqtt_username is not None:  # a broker user of its own (an ACL per station)
                 own = {"username": station.mqtt_username, "password": station.mqtt_password}
                 settings = shared.model_copy(update=own)
-            link = MqttLink(
-                settings, reporter, role=EventRole(station.role.value), scheme=self.config.barcode.scheme
-            )
-            cls = station_class(station.role)
-            context = StationContext(self.config, station, link, catalog, profiles, self.holds)
+            link = MqttLink(settings, reporter, role=station.role, scheme=self.config.barcode.scheme)
+            context = StationContext(self.config, station, link, catalog, profiles)
+            built = self._station(context)
             self.links[station.name] = link
-            self.stations[station.name] = cls(context)
+            self.stations[station.name] = built
+            control = SimControl.for_station(built)
+            if control is not None:
+                self.sims[station.name] = control
+
+    def _station(self, context: StationContext) -> Station:
+        """The role's station; a check-in station gets the process's hold trap, and joins it."""
+        cls = station_class(context.settings.role)
+        if not issubclass(cls, CheckinStation) or self.holds is None:
+            return cls(context)
+        station = cls(context, trap=self.holds)
+        self.holds.attach(station)
+        return station
 
     async def _serve(self, stop: asyncio.Event) -> None:
         links = [asyncio.create_task(link.run(), name=f"link {name}") for name, link in self.links.items()]
@@ -229,22 +194,6 @@ async def _cancel(tasks: list["asyncio.Task[None]"]) -> None:
             log.error("tagd.task_failed_on_stop", task=task.get_name(), error=str(result) or repr(result))
 
 
-@contextlib.contextmanager
-def _signals(stop: asyncio.Event) -> Iterator[None]:
-    """SIGTERM and SIGINT set `stop` (where the loop can take signals: the main thread)."""
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-
 async def run_app(config: Config, *, stop: asyncio.Event | None = None) -> None:
     """The daemon: logging as configured, every station, until SIGTERM/SIGINT (or `stop`) ends it."""
     configure_logging(
@@ -252,5 +201,5 @@ async def run_app(config: Config, *, stop: asyncio.Event | None = None) -> None:
     )
     stop = stop or asyncio.Event()
     log.info("tagd.starting", stations=[station.name for station in config.stations], mqtt=config.mqtt.url)
-    with _signals(stop):
+    with stop_on_signals(stop):
         await App(config).run(stop)

@@ -5,9 +5,8 @@ Registered only when the station's reader is `sim:NAME`, so a station on real ha
 and memory wherever it is placed. Each handler is quick (the router runs sim/ messages in order).
 """
 
-from typing import TYPE_CHECKING
-
 from tagd.daemon.logs import get_logger
+from tagd.daemon.stations.base import Station
 from tagd.drivers import CardRead
 from tagd.drivers.nfc_cards import sim_card_reader
 from tagd.drivers.scanner import sim_scanner
@@ -15,9 +14,6 @@ from tagd.drivers.sim.reader import DEFAULT_FIELD, default_world
 from tagd.protocols.commands import Reply, ReplyCode, SimCard, SimCommand, SimPlace, SimRemove, SimScan
 from tagd.protocols.events import CommandRejected, Uid
 from tagd.protocols.iso15693 import format_uid, parse_uid
-
-if TYPE_CHECKING:
-    from tagd.daemon.station import Station
 
 __all__ = ["DEFAULT_SIM_PROFILE", "SimControl", "SimPlaceReply", "sim_name"]
 
@@ -45,7 +41,7 @@ def sim_name(url: str | None, prefix: str) -> str | None:
 class SimControl:
     """The sim/ handlers of one station; `for_station` registers them when its reader is simulated."""
 
-    def __init__(self, station: "Station", field: str) -> None:
+    def __init__(self, station: Station, field: str) -> None:
         settings = station.settings
         self.station = station
         self.field = field
@@ -53,7 +49,7 @@ class SimControl:
         self.card_reader = sim_name(settings.card_reader, "sim:")
 
     @classmethod
-    def for_station(cls, station: "Station") -> "SimControl | None":
+    def for_station(cls, station: Station) -> "SimControl | None":
         field = sim_name(station.settings.reader, "sim:")
         if field is None:
             return None

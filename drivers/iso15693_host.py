@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from tagd.drivers.air import COLLISION, Collision, SlotReply
 from tagd.drivers.base import PasswordRefused, ReaderLost, TagError, TagLost
-from tagd.drivers.sim.world import COLLISION, Collision, ReaderUnplugged, SlotReply
 from tagd.protocols import iso15693 as iso
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.iso15693 import (
@@ -33,12 +33,9 @@ from tagd.protocols.iso15693 import (
 )
 
 __all__ = [
-    "COLLISION",
-    "Collision",
     "CorruptReply",
     "HostCounters",
     "Iso15693Host",
-    "SlotReply",
     "Transceiver",
 ]
 
@@ -240,7 +237,7 @@ class Iso15693Host:
         except ReaderLost as exc:
             self._lost = f"lost ({exc})"
             raise
-        except (ReaderUnplugged, OSError, EOFError) as exc:
+        except (OSError, EOFError) as exc:
             self._lost = f"lost ({exc or type(exc).__name__})"
             raise ReaderLost(f"{self.url}: {self._lost}") from exc
 

@@ -25,8 +25,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from tagd.drivers.air import COLLISION, SlotReply
 from tagd.drivers.base import DriverError, ReaderLost
-from tagd.drivers.iso15693_host import COLLISION, Iso15693Host, SlotReply
+from tagd.drivers.iso15693_host import Iso15693Host
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.iso15693 import (
     Inventory,

@@ -67,7 +67,7 @@ __all__ = [
     "Notify",
     "PatronCard",
     "ReaderConnected",
-    "ReaderLost",
+    "ReaderLostEvent",
     "ReaderState",
     "ReaderStatus",
     "RejectReason",
@@ -306,7 +306,7 @@ class ReaderConnected(EventData):
     url: Url
 
 
-class ReaderLost(EventData):
+class ReaderLostEvent(EventData):
     """A reader stopped answering; tagd retries with capped backoff and reports reader.connected."""
 
     TYPE = "reader.lost"
@@ -348,7 +348,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         HoldDeferred,
         PatronCard,
         ReaderConnected,
-        ReaderLost,
+        ReaderLostEvent,
         CommandRejected,
         HoldsRejected,
     )

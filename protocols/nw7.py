@@ -36,6 +36,8 @@ class Scheme(StrEnum):
 
 
 SCHEMES: tuple[str, ...] = tuple(scheme.value for scheme in Scheme)
+DEFAULT_SCHEME: str = Scheme.M10W21.value
+"""Split-weight modulus 10 (Luhn): what the libraries' labels use unless their config says otherwise."""
 
 
 class BarcodeReason(StrEnum):
@@ -117,7 +119,7 @@ class RegistrationNumber:
         return f"{self.start or ''}{self.item_id}{self.stop or ''}"
 
 
-def check_digit(digits: str, scheme: str = "m10w21", *, m11: M11Options = M11_DEFAULT) -> str:
+def check_digit(digits: str, scheme: str = DEFAULT_SCHEME, *, m11: M11Options = M11_DEFAULT) -> str:
     """The check character of `digits` (data digits only, no check) under `scheme`.
 
     M16 covers the whole symbol, so for "m16" `digits` is the symbol with its start and stop characters
@@ -130,7 +132,7 @@ def check_digit(digits: str, scheme: str = "m10w21", *, m11: M11Options = M11_DE
     return _DIGIT_SCHEMES[kind](digits, m11)
 
 
-def with_check_digit(digits: str, scheme: str = "m10w21", *, m11: M11Options = M11_DEFAULT) -> str:
+def with_check_digit(digits: str, scheme: str = DEFAULT_SCHEME, *, m11: M11Options = M11_DEFAULT) -> str:
     """The number as printed: the check character appended, or for M16 placed before the stop character."""
     check = check_digit(digits, scheme, m11=m11)
     if _scheme(scheme) is Scheme.M16:
@@ -145,7 +147,7 @@ def normalise(raw: str) -> str:
 
 def parse_scan(
     raw: str,
-    scheme: str = "m10w21",
+    scheme: str = DEFAULT_SCHEME,
     length: int = 8,
     *,
     start: str | None = None,
@@ -163,7 +165,7 @@ def parse_scan(
 
 def parse_number(
     raw: str,
-    scheme: str = "m10w21",
+    scheme: str = DEFAULT_SCHEME,
     length: int = 8,
     *,
     start: str | None = None,

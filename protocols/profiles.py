@@ -15,6 +15,8 @@ same level that could recognise the same tag.
 import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
+from importlib.resources import files
 from typing import Any, TypeVar
 
 from tagd.protocols.errors import ProtocolError
@@ -185,6 +187,16 @@ class ProfileSet:
             names = ", ".join(profile.name for profile in winners)
             raise AmbiguousTag(f"UID {uid:016X} is recognised by {names} alike; give one of them uid_ranges")
         return winners[0]
+
+
+SHIPPED_PROFILES = "tag-profiles.toml"
+"""The profiles shipped in the package (config/tag-profiles.toml): the U-TAG products tagd knows."""
+
+
+@cache
+def shipped_profiles() -> ProfileSet:
+    """The shipped tag profiles, read once from the package's data."""
+    return load_profiles(files("tagd.config").joinpath(SHIPPED_PROFILES).read_text(encoding="utf-8"))
 
 
 def load_profiles(toml_text: str) -> ProfileSet:

@@ -24,7 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marked by name, so a bad-input property anywhere in tests/unit joins the campaign by being named so."""
+    """Marked by name, so a bad-input property anywhere in tests joins the campaign by being named so."""
     for item in items:
         name = getattr(item, "originalname", item.name)
         if name.startswith(FUZZ_PREFIX) or name in FUZZ_NAMES:

@@ -5,7 +5,7 @@ import sys
 from collections.abc import Sequence
 
 from tagd.daemon.cli import barcode, catalog, demo, monitor, reader, run, sim, tag
-from tagd.daemon.config import ConfigError
+from tagd.daemon.config.model import ConfigError
 from tagd.protocols.errors import ProtocolError
 
 EX_DATAERR = 65

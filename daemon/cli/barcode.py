@@ -8,8 +8,9 @@ from pathlib import Path
 from barcode import get_barcode_class
 from barcode.writer import SVGWriter
 
-from tagd.daemon.colours import css_colour
+from tagd.daemon.config.sections import label_colour
 from tagd.protocols import nw7
+from tagd.protocols.errors import ProtocolError
 
 EX_CANTCREAT = 73
 LABEL_START, LABEL_STOP = "A", "B"
@@ -23,19 +24,19 @@ def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
 
     check = commands.add_parser("check-digit", help="print DIGITS with their check digit")
     check.add_argument("digits", help="the data digits; for m16 the whole symbol, e.g. A37859B")
-    check.add_argument("--scheme", default="m10w21", help=schemes)
+    check.add_argument("--scheme", default=nw7.DEFAULT_SCHEME, help=schemes)
     check.set_defaults(handler=_check_digit)
 
     parse = commands.add_parser("parse", help="parse a scan and print it as JSON")
     parse.add_argument("raw", help="the scan as the scanner sent it")
-    parse.add_argument("--scheme", default="m10w21", help=schemes)
+    parse.add_argument("--scheme", default=nw7.DEFAULT_SCHEME, help=schemes)
     parse.add_argument("--length", type=int, default=8, help="data digits in a number (default 8)")
     parse.set_defaults(handler=_parse)
 
     label = commands.add_parser("label", help="write an NW-7 label as SVG")
     label.add_argument("number", help="the registration number, with or without its check digit")
     label.add_argument("--color", default="black", help="bar and text colour: #rrggbb or a CSS name")
-    label.add_argument("--scheme", default="m10w21", help=schemes)
+    label.add_argument("--scheme", default=nw7.DEFAULT_SCHEME, help=schemes)
     label.add_argument("--length", type=int, default=8, help="data digits in a number (default 8)")
     label.add_argument("-o", "--output", required=True, type=Path, help="the SVG file to write")
     label.set_defaults(handler=_label)
@@ -69,7 +70,10 @@ def _parse(args: argparse.Namespace) -> int:
 
 
 def _label(args: argparse.Namespace) -> int:
-    colour = css_colour(args.color)
+    try:
+        colour = label_colour(args.color)
+    except ValueError as exc:
+        raise ProtocolError(str(exc)) from None
     number = nw7.parse_number(args.number, args.scheme, args.length, start=LABEL_START, stop=LABEL_STOP)
     try:
         args.output.write_bytes(label_svg(number, colour))

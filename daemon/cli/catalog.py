@@ -12,9 +12,10 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from tagd.daemon.catalog import Catalog, CatalogError, ImportResult, import_file
-from tagd.daemon.config import DEFAULT_PATH, Config, ConfigError, load_config
-from tagd.daemon.delivery import DeliveryListError
+from tagd.daemon.config.model import DEFAULT_PATH, Config, ConfigError, load_config
+from tagd.daemon.store.catalog import Catalog, CatalogError, ImportResult, import_file
+from tagd.daemon.store.delivery import DeliveryListError
+from tagd.protocols import nw7
 
 EX_DATAERR = 65
 EX_NOINPUT = 66
@@ -76,7 +77,7 @@ def _import(args: argparse.Namespace) -> int:
                 args.file,
                 update=args.update,
                 encoding=args.encoding,
-                scheme=config.barcode.scheme if config else "m10w21",
+                scheme=config.barcode.scheme if config else nw7.DEFAULT_SCHEME,
                 length=config.barcode.length if config else 8,
                 remainder=config.catalog.set_remainder if config else "first",
             )

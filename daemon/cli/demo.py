@@ -45,8 +45,8 @@ def _speed(text: str) -> float:
 
 def _demo(args: argparse.Namespace) -> int:
     # The daemon and the broker load only for `demo`: other commands start without them.
-    from tagd.daemon.broker import BrokerStartError  # noqa: PLC0415
-    from tagd.daemon.demo import DemoOptions, DemoStepError, run_demo  # noqa: PLC0415
+    from tagd.daemon.demo.broker import BrokerStartError  # noqa: PLC0415
+    from tagd.daemon.demo.runner import DemoOptions, DemoStepError, run_demo  # noqa: PLC0415
 
     try:
         asyncio.run(run_demo(DemoOptions(port=args.port, speed=args.speed, once=args.once)))

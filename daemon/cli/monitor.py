@@ -10,12 +10,13 @@ import asyncio
 import contextlib
 import functools
 import os
-import signal
 from typing import TYPE_CHECKING
 
+from tagd.daemon.signals import stop_on_signals
+
 if TYPE_CHECKING:
-    from tagd.daemon.feed import FeedPrinter
-    from tagd.daemon.monitor import Connection
+    from tagd.daemon.monitor.follow import Connection
+    from tagd.daemon.monitor.render import EventPrinter
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
 PASSWORD_VARIABLE = "TAGD_MQTT__PASSWORD"  # noqa: S105 - the variable's name, not a password
@@ -35,32 +36,30 @@ def _monitor(args: argparse.Namespace) -> int:
     # MQTT and rich load only for `monitor`: other commands start without them.
     from rich.console import Console  # noqa: PLC0415
 
-    from tagd.daemon.feed import FeedPrinter  # noqa: PLC0415
-    from tagd.daemon.monitor import Connection  # noqa: PLC0415
+    from tagd.daemon.monitor.follow import Connection  # noqa: PLC0415
+    from tagd.daemon.monitor.render import EventPrinter  # noqa: PLC0415
 
     connection = Connection.from_url(
         args.mqtt_url, prefix=args.prefix, username=args.username, password=os.environ.get(PASSWORD_VARIABLE)
     )
     # With --json, stdout carries only JSON: notices about the connection go to stderr.
     console = Console(stderr=True, highlight=False, soft_wrap=True) if args.json else None
-    asyncio.run(_until_stopped(connection, FeedPrinter(console), json_lines=args.json))
+    asyncio.run(_until_stopped(connection, EventPrinter(console), json_lines=args.json))
     return 0
 
 
-async def _until_stopped(connection: "Connection", printer: "FeedPrinter", *, json_lines: bool) -> None:
-    from tagd.daemon.monitor import run_monitor  # noqa: PLC0415
+async def _until_stopped(connection: "Connection", printer: "EventPrinter", *, json_lines: bool) -> None:
+    from tagd.daemon.monitor.follow import run_monitor  # noqa: PLC0415
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     write = functools.partial(print, flush=True)
-    monitor = asyncio.create_task(
-        run_monitor(connection, json_lines=json_lines, printer=printer, write=write)
-    )
-    waiter = asyncio.create_task(stop.wait())
-    await asyncio.wait([monitor, waiter], return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    monitor.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await monitor
+    with stop_on_signals(stop):
+        monitor = asyncio.create_task(
+            run_monitor(connection, json_lines=json_lines, printer=printer, write=write)
+        )
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait([monitor, waiter], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        monitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await monitor

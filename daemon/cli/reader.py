@@ -14,14 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import fields
 from pathlib import Path
 
-from tagd.daemon.cli.reader_report import TagReport, eas_state, report, shipped_profiles
+from tagd.daemon.cli.reader_report import TagReport, eas_state, report
 from tagd.daemon.cli.tag import tag_json
 from tagd.drivers import DriverError, Reader, UnknownDriver, open_reader
 from tagd.drivers.sim.reader import default_world
 from tagd.protocols import iso28560
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.iso15693 import format_uid, parse_uid
-from tagd.protocols.profiles import ProfileError, ProfileSet, load_profiles
+from tagd.protocols.profiles import ProfileError, ProfileSet, load_profiles, shipped_profiles
 
 EX_USAGE = 64
 EX_DATAERR = 65

@@ -7,14 +7,13 @@ command a reader lacks never hides what else is known. Only ReaderLost ends the 
 import inspect
 from collections.abc import Awaitable, Callable  # noqa: TC003 - cast() names them at run time
 from dataclasses import dataclass, field
-from importlib.resources import files
 from typing import Protocol, cast, runtime_checkable
 
 from tagd.drivers.base import DriverError, Reader, ReaderLost
 from tagd.protocols import iso28560
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.iso15693 import SystemInfo, manufacturer_name, nxp_chip
-from tagd.protocols.profiles import ProfileSet, TagProfile, load_profiles
+from tagd.protocols.profiles import ProfileSet, TagProfile
 
 
 @runtime_checkable
@@ -22,10 +21,6 @@ class BlockSecurityReader(Protocol):
     """A reader that can ask for block lock status (Iso15693Host does); the Reader interface cannot."""
 
     async def block_security(self, uid: int, first: int, count: int) -> list[bool]: ...
-
-
-def shipped_profiles() -> ProfileSet:
-    return load_profiles(files("tagd.config").joinpath("tag-profiles.toml").read_text(encoding="utf-8"))
 
 
 @dataclass

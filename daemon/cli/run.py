@@ -11,11 +11,11 @@ import asyncio
 import sys
 from pathlib import Path
 
-from tagd.daemon.catalog import CatalogError
-from tagd.daemon.config import DEFAULT_PATH, Config, ConfigError, load_config
-from tagd.daemon.delivery import DeliveryListError
-from tagd.daemon.holds_ledger import LedgerError
-from tagd.daemon.outbox import OutboxError
+from tagd.daemon.config.model import DEFAULT_PATH, Config, ConfigError, load_config
+from tagd.daemon.holds.ledger import LedgerError
+from tagd.daemon.store.catalog import CatalogError
+from tagd.daemon.store.delivery import DeliveryListError
+from tagd.daemon.store.outbox import OutboxError
 
 EX_OK = 0
 EX_DATAERR = 65

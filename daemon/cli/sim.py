@@ -7,11 +7,11 @@ Exit codes: 65 a bad tag file, 66 a tag file that cannot be read, 71 the port or
 
 import argparse
 import asyncio
-import signal
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tagd.daemon.signals import stop_on_signals
 from tagd.drivers.sim.feig_emulator import FeigEmulator
 from tagd.drivers.sim.feig_serve import FeigPtyServer, FeigTcpServer
 from tagd.drivers.sim.world import World
@@ -67,9 +67,11 @@ def _feig(args: argparse.Namespace) -> int:
 
 async def _serve(world: World, args: argparse.Namespace) -> int:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    with stop_on_signals(stop):
+        return await _serve_until(stop, world, args)
+
+
+async def _serve_until(stop: asyncio.Event, world: World, args: argparse.Namespace) -> int:
     emulator = FeigEmulator(world.field(args.field))
     server: FeigTcpServer | FeigPtyServer
     try:

@@ -7,10 +7,9 @@ Memory sizes are not repeated here: a simulated tag takes them from the shipped 
 import random
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 
 from tagd.protocols.iso15693 import PasswordId
-from tagd.protocols.profiles import Chip, TagProfile, load_profiles, nxp_chip
+from tagd.protocols.profiles import Chip, TagProfile, nxp_chip, shipped_profiles
 
 EAS_SEQUENCE = bytes.fromhex("2FB36270D5A7907FE8B18038D281497682DA9A866FAF8BB0F19CD112A57237EF")
 """The 256-bit EAS sequence of ICODE SLIX (data sheet SL2S2002 rev 3.4, 9.4.3.10), bits sent LSB first."""
@@ -61,8 +60,7 @@ _rng = random.Random()  # noqa: S311 - UIDs and nonces of simulated tags, not se
 
 @cache
 def _profiles() -> dict[str, TagProfile]:
-    text = files("tagd.config").joinpath("tag-profiles.toml").read_text(encoding="utf-8")
-    return {profile.name.lower(): profile for profile in load_profiles(text).profiles}
+    return {profile.name.lower(): profile for profile in shipped_profiles().profiles}
 
 
 def profile_named(name: str) -> TagProfile:

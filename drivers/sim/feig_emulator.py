@@ -13,7 +13,8 @@ The byte side (TCP, pty) is in feig_emulator_serve.
 import logging
 from typing import Any
 
-from tagd.drivers.sim.world import Collision, Field
+from tagd.drivers.air import Collision
+from tagd.drivers.sim.world import Field
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.feig.commands import (
     DEFAULT_DIALECT,

@@ -8,9 +8,10 @@
 import asyncio
 from urllib.parse import parse_qs
 
+from tagd.drivers.air import SlotReply
 from tagd.drivers.base import DriverError, ReaderLost
 from tagd.drivers.iso15693_host import Iso15693Host
-from tagd.drivers.sim.world import Field, SlotReply, World
+from tagd.drivers.sim.world import Field, World
 
 DEFAULT_FIELD = "default"
 """The field of a bare `sim:` URL."""

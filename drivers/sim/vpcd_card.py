@@ -25,7 +25,8 @@ import threading
 from collections import deque
 from pathlib import Path
 
-from tagd.drivers.sim.world import Collision, Field, ReaderUnplugged, World
+from tagd.drivers.air import Collision
+from tagd.drivers.sim.world import Field, ReaderUnplugged, World
 from tagd.protocols.iso15693 import CrcError, append_crc, check_crc
 from tagd.protocols.pcsc_part3 import (
     CLA,

@@ -8,8 +8,9 @@ share one world; a lock makes it safe from the threads some of those run in.
 
 import json
 import threading
-from typing import Any, Final
+from typing import Any
 
+from tagd.drivers.air import COLLISION, SlotReply
 from tagd.drivers.sim.tag import SimTag
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.iso15693 import (
@@ -25,28 +26,9 @@ from tagd.protocols.iso15693 import (
 from tagd.protocols.iso15693.airtime import air_time
 
 
-class Collision:
-    """What a reader hears when two or more tags answer different frames at once: garbage, a broken CRC."""
-
-    _instance: "Collision | None" = None
-
-    def __new__(cls) -> "Collision":
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "COLLISION"
-
-
-COLLISION: Final = Collision()
-
-SlotReply = bytes | None | Collision
-"""Per slot (or for the one reply of an ordinary request): a frame with CRC, silence, or a collision."""
-
-
-class ReaderUnplugged(Exception):  # noqa: N818 - the fault's name, as tests and drivers use it
-    """The field's reader is unplugged (fault injection); drivers turn it into ReaderLost."""
+class ReaderUnplugged(ConnectionError):  # noqa: N818 - the fault's name, as tests and drivers use it
+    """The field's reader is unplugged (fault injection): a connection error, which drivers turn into
+    ReaderLost as they do any other."""
 
 
 class Field:

@@ -13,10 +13,10 @@ import asyncio
 import sys
 from pathlib import Path
 
+from tagd.daemon.config.sections import Mqtt
 from tagd.daemon.logs import configure_logging
-from tagd.daemon.mqtt_client import MqttSettings
-from tagd.daemon.mqtt_link import MqttLink
-from tagd.daemon.outbox import Outbox, OutboxSettings, Reporter
+from tagd.daemon.mqtt.link import MqttLink
+from tagd.daemon.store.outbox import Outbox, OutboxSettings, Reporter
 from tagd.protocols.events import ItemDetected, Role, TagContent
 
 
@@ -24,7 +24,7 @@ async def main(port: int, path: Path, station: str, count: int) -> None:
     configure_logging("json", "warning")  # on stderr: stdout carries the reported ids only
     outbox = await Outbox.open(OutboxSettings(path=path))
     reporter = Reporter(outbox, station=station, library="central")
-    settings = MqttSettings(port=port, reconnect_min_seconds=0.05, reconnect_max_seconds=0.5)
+    settings = Mqtt(url=f"mqtt://127.0.0.1:{port}", reconnect_min_seconds=0.05, reconnect_max_seconds=0.5)
     link = MqttLink(settings, reporter, role=Role.GATE)
     running = asyncio.create_task(link.run())
     print("started", outbox.depth, flush=True)

@@ -7,16 +7,18 @@ import asyncio
 import sys
 from pathlib import Path
 
-from tagd.daemon.mqtt_client import MqttSettings
-from tagd.daemon.mqtt_link import MqttLink
-from tagd.daemon.outbox import Outbox, OutboxSettings, Reporter
+from tagd.daemon.config.sections import Mqtt
+from tagd.daemon.mqtt.link import MqttLink
+from tagd.daemon.store.outbox import Outbox, OutboxSettings, Reporter
 from tagd.protocols.events import Role
 
 
 async def main(port: int, path: Path, station: str) -> None:
     outbox = await Outbox.open(OutboxSettings(path=path))
     link = MqttLink(
-        MqttSettings(port=port), Reporter(outbox, station=station, library="central"), role=Role.GATE
+        Mqtt(url=f"mqtt://127.0.0.1:{port}"),
+        Reporter(outbox, station=station, library="central"),
+        role=Role.GATE,
     )
     running = asyncio.create_task(link.run())
     await link.wait_connected()

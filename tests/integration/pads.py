@@ -5,8 +5,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from tagd.drivers.air import SlotReply
 from tagd.drivers.sim.reader import default_world
-from tagd.drivers.sim.world import Field, SlotReply, World
+from tagd.drivers.sim.world import Field, World
 from tagd.protocols.iso28560 import encode_basic_block
 
 from .stations import ISIL, Circulation

@@ -24,9 +24,9 @@ from typing import Any
 import aiomqtt
 
 from tagd.daemon.app import App
-from tagd.daemon.config import Config, load_config_data
+from tagd.daemon.config.model import Config, load_config_data
 from tagd.daemon.notify import Notifier
-from tagd.daemon.station import Station
+from tagd.daemon.stations.base import Station
 from tagd.protocols.events import Envelope, parse_envelope
 
 START_TIMEOUT_S = 10.0

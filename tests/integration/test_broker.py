@@ -9,8 +9,8 @@ import socket
 import aiomqtt
 import pytest
 
-from tagd.daemon.broker import BrokerStartError, EmbeddedBroker
-from tagd.daemon.mqtt_client import AckingClient
+from tagd.daemon.demo.broker import BrokerStartError, EmbeddedBroker
+from tagd.daemon.mqtt.client import AckingClient
 
 V311 = aiomqtt.ProtocolVersion.V311
 TIMEOUT_S = 10.0

@@ -22,8 +22,9 @@ import aiomqtt
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
-from tagd.daemon.config import load_config_data
-from tagd.daemon.mqtt_client import AckingClient, PublishRefused, TlsSettings, tls_context
+from tagd.daemon.config.model import load_config_data
+from tagd.daemon.config.sections import Tls
+from tagd.daemon.mqtt.client import AckingClient, PublishRefused, tls_context
 
 from .broker import MOSQUITTO, _die_with_parent, free_port, wait_listening
 from .stations import running
@@ -43,7 +44,7 @@ class SecureBroker:
     certs: Certificates
 
     def context(self) -> ssl.SSLContext:
-        return tls_context(TlsSettings(ca_file=self.certs.ca))
+        return tls_context(Tls(ca_file=self.certs.ca))
 
 
 def rendered(directory: Path, port: int) -> Path:

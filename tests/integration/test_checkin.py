@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from tagd.daemon.app import App
-from tagd.daemon.checkin import CheckinStation, IdentifiedBy, IdentifiedItem, TrapResult
+from tagd.daemon.holds.handover import IdentifiedBy, IdentifiedItem, TrapResult
+from tagd.daemon.stations.checkin import CheckinStation
 from tagd.drivers.sim.reader import default_world
 from tagd.protocols.iso15693 import parse_uid
 from tagd.protocols.nw7 import with_check_digit

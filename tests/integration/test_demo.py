@@ -15,9 +15,9 @@ import pytest
 from rich.console import Console
 
 from tagd.daemon.cli import main
-from tagd.daemon.demo import DemoOptions, DemoStepError, run_demo
-from tagd.daemon.demo_desk import Desk
-from tagd.daemon.feed import FeedPrinter
+from tagd.daemon.demo.desk import DemoClient
+from tagd.daemon.demo.runner import DemoOptions, DemoStepError, run_demo
+from tagd.daemon.monitor.render import EventPrinter
 from tagd.protocols import events as ev
 
 DAY_TIMEOUT_S = 60.0
@@ -31,7 +31,7 @@ def of(events: list[ev.Envelope], station: str, kind: type[ev.EventData]) -> lis
 async def test_the_scripted_day_gives_every_event_it_tells_of() -> None:
     out = io.StringIO()
     async with asyncio.timeout(DAY_TIMEOUT_S):
-        printer = FeedPrinter(Console(file=out, width=200))
+        printer = EventPrinter(Console(file=out, width=200))
         events = await run_demo(DemoOptions(speed=0, once=True), printer=printer)
 
     encoded = of(events, "demo-encoder", ev.ItemEncoded)
@@ -92,7 +92,7 @@ def test_bad_options_are_usage_errors(argv: list[str]) -> None:
 
 
 async def test_a_step_without_its_event_names_what_it_waited_for() -> None:
-    desk = Desk(cast("Any", None), FeedPrinter(Console(file=io.StringIO())), timeout=0.05)
+    desk = DemoClient(cast("Any", None), EventPrinter(Console(file=io.StringIO())), timeout=0.05)
     expected = r"no item\.encoded from demo-encoder \(100000017\) within 0\.05 s"
     with pytest.raises(DemoStepError, match=expected):
         await desk.expect("demo-encoder", ev.ItemEncoded, since=0, what=PAPERBACK)

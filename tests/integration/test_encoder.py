@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tagd.daemon.app import App
-from tagd.daemon.config import Config
-from tagd.daemon.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
+from tagd.daemon.config.model import Config
+from tagd.daemon.store.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
 from tagd.drivers.scanner import sim_scanner
 from tagd.drivers.sim.reader import default_world
 from tagd.protocols import iso28560

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tagd.daemon.app import App
-from tagd.daemon.checkin import CheckinStation
+from tagd.daemon.stations.checkin import CheckinStation
 from tagd.protocols.events import Envelope
 from tagd.protocols.nw7 import with_check_digit
 

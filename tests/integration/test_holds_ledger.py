@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tagd.daemon.checkin import IdentifiedBy, IdentifiedItem
-from tagd.daemon.config_sections import Holds
-from tagd.daemon.hold_desk import HoldDesk
-from tagd.daemon.holds_ledger import HoldLedger, LedgerError
-from tagd.daemon.mqtt_client import MqttSettings
-from tagd.daemon.mqtt_link import MqttLink
-from tagd.daemon.mqtt_router import Router
-from tagd.daemon.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
+from tagd.daemon.config.sections import Holds, Mqtt
+from tagd.daemon.holds.handover import IdentifiedBy, IdentifiedItem
+from tagd.daemon.holds.ledger import HoldLedger, LedgerError
+from tagd.daemon.holds.trap import HoldDesk
+from tagd.daemon.mqtt.link import MqttLink
+from tagd.daemon.mqtt.router import Router
+from tagd.daemon.store.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
 from tagd.protocols.commands import HoldsFeed, parse_holds
 from tagd.protocols.events import HoldArrived, ItemRemoved, Role, parse_envelope
 
@@ -63,7 +62,7 @@ async def opened(path: Path, max_events: int = 10) -> tuple[Outbox, HoldLedger, 
     outbox = await Outbox.open(OutboxSettings(path=path / "outbox.sqlite3", max_events=max_events))
     ledger = await HoldLedger.open(path / "holds.sqlite3")
     reporter = Reporter(outbox, station="desk", library="central")
-    desk = CheckinDesk(MqttLink(MqttSettings(host="127.0.0.1", port=1), reporter, role=Role.CHECKIN))
+    desk = CheckinDesk(MqttLink(Mqtt(url="mqtt://127.0.0.1:1"), reporter, role=Role.CHECKIN))
     holds = HoldDesk(ledger, Holds(), clock=lambda: NOW)
     holds.attach(desk)
     return outbox, ledger, holds, desk

@@ -15,11 +15,18 @@ from datetime import UTC, datetime
 import aiomqtt
 import pytest
 from rich.console import Console
+from tagd_docs.examples import EVENT_EXAMPLES
 
 from tagd.daemon.cli import main
-from tagd.daemon.eventdocs_examples import EVENT_EXAMPLES
-from tagd.daemon.feed import RENDERERS, Entry, FeedPrinter, Kind, entry_for_envelope, entry_for_message
-from tagd.daemon.monitor import Connection, run_monitor
+from tagd.daemon.monitor.follow import Connection, run_monitor
+from tagd.daemon.monitor.render import (
+    RENDERERS,
+    Entry,
+    EventPrinter,
+    Kind,
+    entry_for_envelope,
+    entry_for_message,
+)
 from tagd.protocols import events as ev
 from tagd.protocols.tagtypes import TagProduct
 
@@ -151,8 +158,8 @@ def test_a_longer_prefix() -> None:
 def test_plain_text_off_a_terminal_and_colour_on_one() -> None:
     entry = entry_for_envelope(envelope(EVENT_EXAMPLES["gate.alarm"]))
     plain, tty = io.StringIO(), io.StringIO()
-    FeedPrinter(Console(file=plain, width=200)).show(entry)
-    FeedPrinter(Console(file=tty, width=200, force_terminal=True, color_system="standard")).show(entry)
+    EventPrinter(Console(file=plain, width=200)).show(entry)
+    EventPrinter(Console(file=tty, width=200, force_terminal=True, color_system="standard")).show(entry)
     assert plain.getvalue() == entry.plain() + "\n"
     assert "\x1b[" not in plain.getvalue()
     assert "\x1b[1;31m" in tty.getvalue(), "an alarm is bold red"
@@ -161,7 +168,7 @@ def test_plain_text_off_a_terminal_and_colour_on_one() -> None:
 # -- the monitor against mosquitto --------------------------------------------------------------------------
 
 
-class Recorder(FeedPrinter):
+class Recorder(EventPrinter):
     """Keeps what the monitor would print, and wakes a test waiting for a line."""
 
     def __init__(self) -> None:

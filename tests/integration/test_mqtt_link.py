@@ -13,9 +13,10 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from tagd.daemon.mqtt_client import MqttSettings, make_client
-from tagd.daemon.mqtt_link import MqttLink
-from tagd.daemon.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
+from tagd.daemon.config.sections import Mqtt
+from tagd.daemon.mqtt.client import make_client
+from tagd.daemon.mqtt.link import MqttLink
+from tagd.daemon.store.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
 from tagd.protocols.commands import (
     EncodeCommand,
     HoldsFeed,
@@ -56,7 +57,7 @@ async def outbox_at(path: Path, **settings: object) -> AsyncIterator[Outbox]:
 
 
 def link_for(port: int, outbox: Outbox, station: str = "enc1", **settings: object) -> MqttLink:
-    mqtt = MqttSettings.model_validate({"port": port, **FAST, **settings})
+    mqtt = Mqtt.model_validate({"url": f"mqtt://127.0.0.1:{port}", **FAST, **settings})
     return MqttLink(mqtt, Reporter(outbox, station=station, library="central"), role=Role.ENCODER)
 
 
@@ -411,7 +412,7 @@ async def test_tls_with_a_username_and_password(tls_broker: tuple[Broker, Path],
     broker, ca = tls_broker
     tls = {"tls": {"ca_file": ca}, "username": "enc1"}
     async with outbox_at(tmp_path / "o.sqlite") as outbox:
-        wrong = MqttSettings.model_validate({"port": broker.port, **tls, "password": "guess"})
+        wrong = Mqtt.model_validate({"url": f"mqtt://127.0.0.1:{broker.port}", **tls, "password": "guess"})
         with pytest.raises(aiomqtt.MqttError, match=r"[Nn]ot authori[sz]ed"):
             async with make_client(wrong, client_id="intruder", will=aiomqtt.Will("x/status")):
                 pass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tagd.daemon.outbox import Outbox, OutboxError, OutboxFull, OutboxSettings, Reporter
+from tagd.daemon.store.outbox import Outbox, OutboxError, OutboxFull, OutboxSettings, Reporter
 from tagd.protocols.events import ItemDetected, parse_envelope
 
 from .disks import tmpfs

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from tagd.daemon.app import App, mqtt_settings
-from tagd.daemon.config import Config
-from tagd.daemon.mqtt_link import STATUS_DEPTH_SECONDS, MqttLink
-from tagd.daemon.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
+from tagd.daemon.app import App
+from tagd.daemon.config.model import Config
+from tagd.daemon.mqtt.link import STATUS_DEPTH_SECONDS, MqttLink
+from tagd.daemon.store.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
 from tagd.drivers.sim.reader import default_world
 from tagd.protocols import iso28560
 from tagd.protocols.events import ItemRemoved, ReaderConnected, Role
@@ -62,7 +62,7 @@ async def ghost_link(app: App) -> AsyncIterator[MqttLink]:
     """The ghost station's link up at last: it publishes the backlog, the broker acknowledges it: room."""
     assert app.outbox is not None
     reporter = Reporter(app.outbox, station=GHOST, library=LIBRARY)
-    link = MqttLink(mqtt_settings(app.config.mqtt), reporter, role=Role.GATE)
+    link = MqttLink(app.config.mqtt, reporter, role=Role.GATE)
     task = asyncio.create_task(link.run())
     try:
         yield link

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from drivers.pcscd import Pcscd, Unavailable, free_port_pair
 
-from tagd.daemon.config import load_config_data
-from tagd.daemon.config_errors import ConfigError
+from tagd.daemon.config.errors import ConfigError
+from tagd.daemon.config.model import load_config_data
 from tagd.drivers.sim.feig_emulator import FeigEmulator
 from tagd.drivers.sim.feig_serve import FeigPtyServer, FeigTcpServer
 from tagd.drivers.sim.vpcd_card import VirtualCard

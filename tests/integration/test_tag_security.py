@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import structlog
 
-from tagd.daemon.config import Config
+from tagd.daemon.config.model import Config
 from tagd.daemon.logs import configure_logging
 from tagd.drivers.sim.reader import default_world
 from tagd.drivers.sim.tag import SimTag

@@ -1,0 +1,245 @@
+"""The processing desk (issue 4 §2): a scan or cmd/encode names the item, the tag rule picks the tag, the
+tag is written and verified, and `item.encoded` or `item.encode_rejected` says how it went.
+
+One job holds the pad at a time. A new scan or command while a job still waits for its tag supersedes it
+(that job ends as `superseded`; the same item scanned again is just the same job); once writing has
+started, the new job waits its turn, so a tag is never left half-written for a newer job. cmd/encode is
+answered when its job ends, with the outcome; the event carries the command's request_id. The tag work
+itself is in encoder_steps (its docstring gives the write order and the overwrite guard). A job whose
+outbox fills while it waits for its tag is refused like new work (desk line, `outbox_full` reply): its
+outcome could not be stored, so the tag is not written.
+"""
+
+import asyncio
+
+from tagd.daemon.logs import get_logger
+from tagd.daemon.stations.base import SCANNER, Station, StationContext
+from tagd.daemon.stations.encoder_steps import Encoded, Job, Refused, Rejected, Superseded, TagWriter
+from tagd.daemon.store.outbox import OutboxError, OutboxFull
+from tagd.protocols.commands import EncodeCommand, EncodeReply, ReplyCode
+from tagd.protocols.events import (
+    BarcodeScanned,
+    EventData,
+    ItemEncoded,
+    ItemEncodeRejected,
+    RejectReason,
+)
+from tagd.protocols.iso15693 import format_uid
+from tagd.protocols.nw7 import BarcodeError, normalise, parse_scan
+from tagd.protocols.tagtypes import Item, TagRequirement, required_tag
+
+__all__ = ["EncoderStation"]
+
+log = get_logger(__name__)
+
+_TEXT_MAX = 500
+
+
+class EncoderStation(Station):
+    def __init__(self, context: StationContext) -> None:
+        super().__init__(context)
+        self.writer = TagWriter(
+            self,
+            profiles=self.profiles,
+            torn=self.catalog,
+            timing=self.config.encoder,
+            security=self.config.security,
+            isil=self.isil,
+            data_model=self.config.data_model,
+        )
+        self._pad = asyncio.Lock()
+        self._waiting: Job | None = None
+        self._jobs: set[asyncio.Task[None]] = set()
+        self.router.command(EncodeCommand, self._command)
+
+    async def serve(self) -> None:
+        try:
+            await super().serve()
+        finally:
+            for task in self._jobs:
+                task.cancel()
+            await asyncio.gather(*self._jobs, return_exceptions=True)
+
+    # -- where jobs come from -------------------------------------------------------------------------
+
+    async def on_scan(self, raw: str) -> None:
+        """A scan starts a job (unless it is bad or unknown) and returns at once."""
+        if await self.refused_for_outbox():
+            return
+        try:
+            await self._scanned(raw)
+        except OutboxFull as exc:
+            self.display(f"not working: {exc}")
+
+    async def _scanned(self, raw: str) -> None:
+        text = normalise(raw)[:_TEXT_MAX]
+        barcode = self.config.barcode
+        try:
+            number = parse_scan(text, barcode.scheme, barcode.length)
+        except BarcodeError as exc:
+            detail = str(exc)[:_TEXT_MAX]
+            await self.emit(BarcodeScanned(scanner=SCANNER, raw=text, reason=exc.reason, detail=detail))
+            await self._reject(
+                None,
+                Rejected(
+                    RejectReason.BAD_BARCODE,
+                    f"bad scan {text!r}: {detail}",
+                    barcode_reason=exc.reason,
+                    raw=text,
+                ),
+            )
+            return
+        item_id = number.item_id
+        await self.emit(BarcodeScanned(scanner=SCANNER, raw=text, item_id=item_id))
+        found = self.catalog.lookup(item_id)
+        if found is None:
+            detail = f"{item_id} is not in the station catalog: load its delivery list, or send cmd/encode"
+            await self._reject(Job(item_id, Item()), Rejected(RejectReason.UNKNOWN_ITEM, detail))
+            return
+        waiting = self._waiting
+        if (
+            waiting is not None
+            and not waiting.writing
+            and (waiting.item_id, waiting.request_id) == (item_id, None)
+        ):
+            self.display(f"{item_id}: scanned again; still waiting for its tag")
+            return
+        job = Job(item_id, found.tag_item(self.settings.shelving_marks), title=found.title)
+        task = asyncio.create_task(self._run_scanned(job), name=f"encode {item_id}")
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+
+    async def _run_scanned(self, job: Job) -> None:
+        """A scan has nobody to reply to: a fault is logged (the router answers a command's)."""
+        try:
+            await self._run_job(job)
+        except Exception:
+            log.exception("encoder.job_failed", station=self.name, item_id=job.item_id)
+            self.display(f"{job.item_id}: internal error, see the log; scan it again")
+
+    async def _command(self, command: EncodeCommand) -> EncodeReply:
+        """cmd/encode: answered when the job ends (ok with the tag, or the reject reason)."""
+        refusal = self.refusal()
+        if refusal is not None:
+            return EncodeReply(ok=False, code=ReplyCode.OUTBOX_FULL, error=refusal, item_id=command.item_id)
+        known = self.catalog.lookup(command.item_id)
+        item = Item(
+            kind=command.kind,
+            binding=command.binding,
+            inside_cover=command.inside_cover,
+            call_number=command.call_number,
+            placement_problem=command.placement_problem,
+            override=command.override_tag,
+            marks=self.settings.shelving_marks,
+        )
+        title = command.title or (known.title if known is not None else None)
+        job = Job(command.item_id, item, title=title, request_id=command.request_id, force=command.force)
+        outcome = await self._run_job(job)
+        if isinstance(outcome, Refused):
+            return EncodeReply(
+                ok=False, code=ReplyCode.OUTBOX_FULL, error=str(outcome), item_id=command.item_id
+            )
+        if isinstance(outcome, ItemEncoded):
+            return EncodeReply(
+                ok=True,
+                item_id=job.item_id,
+                uid=outcome.uid,
+                product=outcome.product,
+                already=outcome.already,
+            )
+        return EncodeReply(
+            ok=False,
+            code=ReplyCode.REJECTED,
+            error=outcome.detail,
+            reason=outcome.reason,
+            item_id=job.item_id,
+            uid=outcome.uid,
+        )
+
+    # -- one job ------------------------------------------------------------------------------------------
+
+    async def _run_job(self, job: Job) -> ItemEncoded | ItemEncodeRejected | Refused:
+        """Supersedes a job still waiting for its tag, then takes the pad; the outcome is emitted (a refusal
+        is shown at the desk: no event could be stored)."""
+        if self._waiting is not None and not self._waiting.writing:
+            self._waiting.superseded.set()
+        self._waiting = job
+        async with self._pad:
+            try:
+                requirement = required_tag(job.item)
+                if requirement.product is None:
+                    raise _ask_librarian(requirement)
+                encoded = await self.writer.encode(job, requirement.product)  # superseded: raises at once
+            except Superseded:
+                detail = f"{job.item_id}: replaced by a newer scan or command before a tag was written"
+                return await self._reject(job, Rejected(RejectReason.SUPERSEDED, detail))
+            except Rejected as rejected:
+                return await self._reject(job, rejected)
+            except Refused as refused:
+                log.warning("encoder.refused", station=self.name, item_id=job.item_id, reason=str(refused))
+                self.display(f"not working: {refused} ({job.item_id}: its tag was not written)")
+                return refused
+            finally:
+                if self._waiting is job:
+                    self._waiting = None
+            return await self._encoded(job, requirement, encoded)
+
+    async def _encoded(self, job: Job, requirement: TagRequirement, encoded: Encoded) -> ItemEncoded:
+        event = ItemEncoded(
+            item_id=job.item_id,
+            uid=format_uid(encoded.uid),
+            product=encoded.profile.product,
+            profile=encoded.profile.name,
+            data_model=self.config.data_model,
+            rule_reason=requirement.reason,
+            placement=requirement.placement,
+            cover=requirement.cover,
+            already=encoded.already,
+            forced=encoded.forced,
+            request_id=job.request_id,
+            title=job.title,
+        )
+        log.info(
+            "encoder.encoded",
+            station=self.name,
+            item_id=job.item_id,
+            uid=event.uid,
+            isil=self.isil,
+            already=encoded.already,
+            blocks=encoded.blocks,
+            attempts=encoded.attempts,
+        )
+        what = "already carries" if encoded.already else "now carries"
+        cover = f"; cover it with the {requirement.cover.replace('_', ' ')}" if requirement.cover else ""
+        self.display(f"tag {event.uid} {what} {job.item_id}{cover}")
+        await self._report(event)
+        return event
+
+    async def _reject(self, job: Job | None, rejected: Rejected) -> ItemEncodeRejected:
+        event = ItemEncodeRejected(
+            reason=rejected.reason,
+            detail=rejected.detail,
+            item_id=job.item_id if job is not None else None,
+            request_id=job.request_id if job is not None else None,
+            **rejected.fields,
+        )
+        log.info("encoder.rejected", station=self.name, reason=str(rejected.reason), detail=rejected.detail)
+        self.display(f"not encoded ({rejected.reason}): {rejected.detail}")
+        await self._report(event)
+        return event
+
+    async def _report(self, event: EventData) -> None:
+        """The outcome is stored durably; if the outbox refuses it, the desk is told and it is logged."""
+        try:
+            await self.emit(event)
+        except OutboxError:
+            self.display(f"could not report {event.TYPE}: the outbox refuses events; stop and call for help")
+            log.exception("encoder.outcome_not_stored", station=self.name, type=event.TYPE)
+
+
+def _ask_librarian(requirement: TagRequirement) -> Rejected:
+    return Rejected(
+        RejectReason.ASK_LIBRARIAN,
+        f"ask a librarian which tag to use: {requirement.reason_text}",
+        rule_reason=requirement.reason,
+    )
