@@ -13,11 +13,15 @@ from typing import Any, Final
 from tagd.drivers.sim.tag import SimTag
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.iso15693 import (
+    Command,
     Inventory,
     InventoryFlag,
     RequestFlag,
+    SlotOutcome,
+    SlotState,
     check_crc,
     decode_request,
+    decode_response,
     format_uid,
     inventory_air_time,
     inventory_slot,
@@ -43,6 +47,22 @@ COLLISION: Final = Collision()
 
 SlotReply = bytes | None | Collision
 """Per slot (or for the one reply of an ordinary request): a frame with CRC, silence, or a collision."""
+
+
+def hear_slot(reply: SlotReply, dsfids: dict[int, int]) -> SlotOutcome:
+    """One inventory slot as a reader hears it, for the anticollision search of the ISO 15693 host and the
+    FEIG emulator alike: a damaged or undecodable answer is a collision to search; a clean one gives its UID
+    and records its DSFID in `dsfids` (the first heard is kept)."""
+    if reply is None:
+        return SlotState.EMPTY
+    if isinstance(reply, Collision):
+        return SlotState.COLLISION
+    try:
+        answer = decode_response(Command.INVENTORY, check_crc(reply))
+    except ProtocolError:
+        return SlotState.COLLISION
+    dsfids.setdefault(answer.uid, answer.dsfid)
+    return answer.uid
 
 
 class ReaderUnplugged(Exception):  # noqa: N818 - the fault's name, as tests and drivers use it
