@@ -260,7 +260,8 @@ class ProtectEasAfi(_TagCommand):
 @dataclass(frozen=True, kw_only=True)
 class PasswordCommand(_TagCommand):
     """[0xB1][0xB3] Set Password (`password` already XORed with the random number) or [0xB4] Write Password:
-    PWD-ID, then the 32 bits as the tag takes them (LSB first), as the reader passes the random number on."""
+    PWD-ID, then the 4 password bytes in air order (`password` holds them big-endian, as the ISO 15693
+    codec does), passed on as the tag takes them, as the reader passes the random number on."""
 
     code: PasswordCode
     password_id: int
@@ -313,7 +314,7 @@ def encode_command(command: Command, dialect: Dialect = DEFAULT_DIALECT) -> byte
         case WriteAfi(afi=afi):
             tail = bytes([afi])
         case PasswordCommand(password_id=ident, password=password):
-            tail = bytes([ident]) + password.to_bytes(4, "little")
+            tail = bytes([ident]) + password.to_bytes(4, "big")  # air order, as the ISO 15693 frame
         case _:
             tail = b""
     return (bytes([NXP]) if isinstance(command, _CUSTOM) else b"") + head + tail
@@ -394,7 +395,7 @@ def _decode_custom(code: int, cursor: _Cursor) -> Command:
         return ProtectEasAfi(uid=uid, selected=selected, afi=bool(option))
     if code in tuple(PasswordCode):
         _, uid, selected = _mode(cursor, 0)
-        ident, password = cursor.byte("PWD-ID"), int.from_bytes(cursor.take(4, "password"), "little")
+        ident, password = cursor.byte("PWD-ID"), int.from_bytes(cursor.take(4, "password"), "big")
         return PasswordCommand(
             code=PasswordCode(code), uid=uid, selected=selected, password_id=ident, password=password
         )

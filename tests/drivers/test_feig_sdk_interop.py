@@ -28,7 +28,7 @@ from tagd.protocols.feig.commands import (
     to_request,
 )
 from tagd.protocols.feig.frames import FeigStatus, Reply, Request, decode_request, reply_to
-from tagd.protocols.iso15693 import PasswordId
+from tagd.protocols.iso15693 import PasswordId, xor_password
 
 from .fake_transports import Line
 from .reader_contract import bounded
@@ -58,7 +58,7 @@ def test_the_emulator_carries_out_the_sdks_protect_afi_frame() -> None:
     reply = ask(to_request(NxpCommand(code=NxpCode.GET_RANDOM_NUMBER, uid=tag.uid)))
     assert reply is not None
     random = RandomNumber.decode(reply.data).value
-    factory = random | random << 16  # password 00000000 XOR the random number twice
+    factory = xor_password(0, random)  # password 00000000 XOR the random number twice
     set_password = PasswordCommand(
         code=PasswordCode.SET_PASSWORD, uid=tag.uid, password_id=PasswordId.EAS_AFI, password=factory
     )
