@@ -46,7 +46,7 @@ from tagd.protocols.feig.commands import (
     to_request,
 )
 from tagd.protocols.feig.commands import SystemInfo as FeigSystemInfo
-from tagd.protocols.feig.frames import BROADCAST, Outcome, Reply, StatusKind, classify
+from tagd.protocols.feig.frames import BROADCAST, FeigStatus, Outcome, Reply, StatusKind, classify
 from tagd.protocols.iso15693 import BlockSecurity as IsoBlockSecurity
 from tagd.protocols.iso15693 import InventoryResponse, PasswordId, SystemInfo, afi_matches, xor_password
 
@@ -201,13 +201,18 @@ class FeigReader:
             reply, outcome = await self._send(command)
             if outcome.kind is StatusKind.NO_TAG:
                 break
-            if outcome.kind not in (StatusKind.OK, StatusKind.MORE_DATA):
+            # 0x02 Data False ("CRC16 data error at received data", FEIG's index of status bytes): a garbled
+            # answer in some slot; the data sets the reader did hear come along, and FEIG's SDK (libfeisc
+            # 07.03.01) takes them. So does tagd; the tag behind the garbled slot shows up in a later round.
+            data_false = outcome.status == FeigStatus.DATA_FALSE
+            if outcome.kind not in (StatusKind.OK, StatusKind.MORE_DATA) and not data_false:
                 raise FeigStatusError(self.url, outcome)
-            data = self._decode("inventory", InventoryData.decode, reply.data)
-            for entry in data.entries:
-                if entry.tr_type == TR_TYPE_ISO15693:
-                    found.setdefault(entry.uid, InventoryResponse(entry.uid, entry.dsfid))
-            if outcome.kind is StatusKind.OK:
+            if reply.data or not data_false:
+                data = self._decode("inventory", InventoryData.decode, reply.data)
+                for entry in data.entries:
+                    if entry.tr_type == TR_TYPE_ISO15693:
+                        found.setdefault(entry.uid, InventoryResponse(entry.uid, entry.dsfid))
+            if outcome.kind is not StatusKind.MORE_DATA:
                 break
             command = Inventory(more=True, afi=command.afi)
         else:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from tagd.drivers.air import COLLISION, Collision, SlotReply
+from tagd.drivers.air import COLLISION, Collision, SlotReply, hear_slot
 from tagd.drivers.base import PasswordRefused, ReaderLost, TagError, TagLost
 from tagd.protocols import iso15693 as iso
 from tagd.protocols.errors import ProtocolError
@@ -22,8 +22,6 @@ from tagd.protocols.iso15693 import (
     ErrorCode,
     InventoryResponse,
     PasswordId,
-    SlotOutcome,
-    SlotState,
     SystemInfo,
     TagErrorResponse,
     append_crc,
@@ -108,7 +106,7 @@ class Iso15693Host:
             while (request := search.next_request()) is not None:
                 replies = await self._exchange(encode_request(request))
                 try:
-                    search.record([_slot_outcome(reply, dsfids) for reply in replies])
+                    search.record([hear_slot(reply, dsfids) for reply in replies])
                 except ProtocolError as exc:  # the transceiver brought the wrong number of slots
                     raise CorruptReply(None, f"inventory: {exc}") from None
         finally:
@@ -269,17 +267,3 @@ def _check_range(first: int, count: int) -> None:
     """Block numbers are one byte on the air: a range beyond that is the caller's bug, not the tag's."""
     if first < 0 or count < 0 or first + count > 256:
         raise ValueError(f"blocks {first}..{first + count - 1} are not within 0..255")
-
-
-def _slot_outcome(reply: SlotReply, dsfids: dict[int, int]) -> SlotOutcome:
-    """One slot as the anticollision sees it: a damaged or undecodable answer is a collision to search."""
-    if reply is None:
-        return SlotState.EMPTY
-    if isinstance(reply, Collision):
-        return SlotState.COLLISION
-    try:
-        answer = decode_response(Command.INVENTORY, check_crc(reply))
-    except ProtocolError:
-        return SlotState.COLLISION
-    dsfids[answer.uid] = answer.dsfid
-    return answer.uid

@@ -33,6 +33,7 @@ from tagd.protocols.iso15693 import (
     Inventory,
     InventoryFlag,
     Request,
+    answer_deadline_us,
     append_crc,
     check_crc,
     crc16,
@@ -165,7 +166,9 @@ class TransparentLink:
         return replies
 
     async def _one(self, frame: bytes) -> SlotReply:
-        reply = await self.session.run(self.session.transmit, transceive_command(check_crc(frame)))
+        request = check_crc(frame)
+        apdu = transceive_command(request, answer_deadline_us(request))
+        reply = await self.session.run(self.session.transmit, apdu)
         try:
             heard = transceive_result(reply)
         except Part3Error as exc:

@@ -156,9 +156,25 @@ SWITCH_TO_ISO15693 = command(Function.SWITCH_PROTOCOL, [(Tag.SWITCH_PROTOCOL, IS
 """FF C2 00 02 04 8F 02 02 03 00"""
 
 
-def transceive_command(frame: bytes) -> bytes:
-    """`FF C2 00 01 Lc 95 <n> <frame without CRC> 00`: the reader adds the CRC and listens for one reply."""
-    return command(Function.TRANSPARENT_EXCHANGE, [(Tag.TRANSCEIVE, frame)])
+TIMER_MAX_US = 0xFFFFFFFF
+
+
+def timer_object(microseconds: int) -> tuple[int, bytes]:
+    """The 5F46 timer: how long the reader waits for the ICC, in microseconds, 4 bytes MSB first (the
+    public ACR1552 driver sends 5F46 04 000F4240 for 1,000,000 us)."""
+    if not 0 < microseconds <= TIMER_MAX_US:
+        raise Part3Error(f"a 5F46 timer of {microseconds} us is not 1..{TIMER_MAX_US}")
+    return Tag.TIMER, microseconds.to_bytes(4, "big")
+
+
+def transceive_command(frame: bytes, timeout_us: int | None = None) -> bytes:
+    """`FF C2 00 01 Lc [5F46 04 <timer>] 95 <n> <frame without CRC> 00`: the reader adds the CRC and listens
+    for one reply, `timeout_us` microseconds when given. Microsoft's NFC class extension requirements list
+    the timer as required in a transparent exchange, ahead of the transceive object."""
+    objects: list[tuple[int, bytes]] = [(Tag.TRANSCEIVE, frame)]
+    if timeout_us is not None:
+        objects.insert(0, timer_object(timeout_us))
+    return command(Function.TRANSPARENT_EXCHANGE, objects)
 
 
 def error_status(objects: ObjectList) -> tuple[int, ErrorStatus | int]:

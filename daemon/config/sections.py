@@ -219,6 +219,13 @@ class Barcode(Section):
 
 
 class Security(Section):
+    """Item security: the AFI values, EAS, and the NXP EAS/AFI password.
+
+    eas_afi_password: 8 hex digits, the password's 4 bytes in air order ("0A1B2C3D" goes on the air as
+    0A 1B 2C 3D, before the XOR with the tag's random number), as NXP's reader library and Flipper take it.
+    Tags protected by tagd before issue 12 hold the bytes reversed.
+    """
+
     afi_secured: Afi = 0x07
     afi_on_loan: Afi = 0xC2
     eas: bool = True

@@ -64,7 +64,8 @@ def addressed_eas_alarm(reader: Reader) -> Callable[[int], Awaitable[bool]] | No
 
 
 def eas_afi_password(settings: Security) -> int | None:
-    """The configured EAS/AFI password as the 32-bit number the tag compares; never log it."""
+    """The configured EAS/AFI password: its hex is the 4 bytes in air order (as NXP's reader library and
+    Flipper take it), held as their big-endian number (iso15693 xor_password); never log it."""
     secret = settings.eas_afi_password
     return None if secret is None else int(secret.get_secret_value(), 16)
 

@@ -13,7 +13,7 @@ The byte side (TCP, pty) is in feig_emulator_serve.
 import logging
 from typing import Any
 
-from tagd.drivers.air import Collision
+from tagd.drivers.air import Collision, hear_slot
 from tagd.drivers.sim.world import Field
 from tagd.protocols.errors import ProtocolError
 from tagd.protocols.feig.commands import (
@@ -47,12 +47,9 @@ from tagd.protocols.feig.frames import BROADCAST, READER_ADDRESS, FeigStatus, Re
 from tagd.protocols.iso15693 import (
     Anticollision,
     Blocks,
-    InventoryResponse,
     Response,
     SecurityStatus,
     SetPassword,
-    SlotOutcome,
-    SlotState,
     TagErrorResponse,
     WritePassword,
     append_crc,
@@ -186,7 +183,7 @@ class FeigEmulator:
         search, found = Anticollision(afi), dict[int, int]()
         while (request := search.next_request()) is not None:
             replies = self.field.transceive(append_crc(encode_request(request)))
-            search.record([_slot(reply, found) for reply in replies])
+            search.record([hear_slot(reply, found) for reply in replies])
         return [InventoryEntry(uid, dsfid) for uid, dsfid in found.items()]
 
     def _read(self, command: ReadBlocks) -> bytes:
@@ -264,18 +261,3 @@ class FeigEmulator:
         else:
             body, code = WritePassword(ident, value), Iso.WRITE_PASSWORD
         self._ask(encode_request(IsoRequest(body, command.uid, command.selected)), code)
-
-
-def _slot(reply: bytes | Collision | None, found: dict[int, int]) -> SlotOutcome:
-    """One inventory slot as the reader hears it; a broken frame counts as a collision, as on air."""
-    if reply is None:
-        return SlotState.EMPTY
-    if isinstance(reply, Collision):
-        return SlotState.COLLISION
-    try:
-        answer = decode_response(Iso.INVENTORY, check_crc(reply))
-    except ProtocolError:
-        return SlotState.COLLISION
-    assert isinstance(answer, InventoryResponse)
-    found.setdefault(answer.uid, answer.dsfid)
-    return answer.uid

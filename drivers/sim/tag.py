@@ -368,7 +368,7 @@ class SimTag:
         self._has_password(ident)
         if self._random is None:
             raise TagErrorResponse(ErrorCode.UNKNOWN)
-        if on_air ^ (self._random | self._random << 16) != self.passwords[ident]:
+        if iso.xor_password(on_air, self._random) != self.passwords[ident]:
             # NXP: after a wrong password the chip ignores everything until the next power-on reset.
             self._muted = True
             raise _Silent

@@ -52,14 +52,17 @@ class PasswordCode(IntEnum):
 
 
 PROTECT_EAS_AFI = 0xA6
-"""[0xB1] Password Protect EAS/AFI; ISO's option flag (protect the AFI) rides in MODE bit 3, as SEC does."""
+"""[0xB1] Password Protect EAS/AFI; ISO's option flag (protect the AFI) rides in MODE bit 4 (0x10), as FEIG's
+SDK libfeisc 07.03.01 sets it (FedmIscTagHandler_ISO15693_NXP_ICODE_SLIX::PasswordProtectAFI: 10 FF B1 04
+A6 11 E0...)."""
 
 NXP = 0x04
 """IC manufacturer code that [0xB1] puts before an NXP custom command."""
 TR_TYPE_ISO15693 = 0x03
 _ADDRESSED, _SELECTED, _ADR_BITS, _SEC, _MORE = 0x01, 0x02, 0x07, 0x08, 0x80
-_OPTION = _SEC
+_PROTECT_AFI = 0x10
 _UID_MAX = (1 << 64) - 1
+_SYSTEM_INFO_EXTENDED = 14  # DSFID, UID, AFI, a 3-byte MEM-SIZE, IC-REF
 
 
 class ByteOrder(Enum):
@@ -257,7 +260,8 @@ class ProtectEasAfi(_TagCommand):
 @dataclass(frozen=True, kw_only=True)
 class PasswordCommand(_TagCommand):
     """[0xB1][0xB3] Set Password (`password` already XORed with the random number) or [0xB4] Write Password:
-    PWD-ID, then the 32 bits as the tag takes them (LSB first), as the reader passes the random number on."""
+    PWD-ID, then the 4 password bytes in air order (`password` holds them big-endian, as the ISO 15693
+    codec does), passed on as the tag takes them, as the reader passes the random number on."""
 
     code: PasswordCode
     password_id: int
@@ -297,9 +301,8 @@ def encode_command(command: Command, dialect: Dialect = DEFAULT_DIALECT) -> byte
         if dialect.inventory_afi_flag is None:
             raise ProtocolError("an Inventory with an AFI needs Dialect.inventory_afi_flag from the manual")
         return bytes([IsoCode.INVENTORY, mode | dialect.inventory_afi_flag, command.afi])
-    option = isinstance(command, ReadBlocks) and command.security
-    option = option or (isinstance(command, ProtectEasAfi) and command.afi)
-    mode = _SEC if option else 0
+    mode = _SEC if isinstance(command, ReadBlocks) and command.security else 0
+    mode |= _PROTECT_AFI if isinstance(command, ProtectEasAfi) and command.afi else 0
     mode |= _ADDRESSED if command.uid is not None else _SELECTED if command.selected else 0
     code = PROTECT_EAS_AFI if isinstance(command, ProtectEasAfi) else command.code
     head = bytes([code, mode]) + (b"" if command.uid is None else command.uid.to_bytes(8, "big"))
@@ -311,7 +314,7 @@ def encode_command(command: Command, dialect: Dialect = DEFAULT_DIALECT) -> byte
         case WriteAfi(afi=afi):
             tail = bytes([afi])
         case PasswordCommand(password_id=ident, password=password):
-            tail = bytes([ident]) + password.to_bytes(4, "little")
+            tail = bytes([ident]) + password.to_bytes(4, "big")  # air order, as the ISO 15693 frame
         case _:
             tail = b""
     return (bytes([NXP]) if isinstance(command, _CUSTOM) else b"") + head + tail
@@ -388,11 +391,11 @@ def _decode_iso(code: IsoCode, cursor: _Cursor, dialect: Dialect) -> Command:
 
 def _decode_custom(code: int, cursor: _Cursor) -> Command:
     if code == PROTECT_EAS_AFI:
-        option, uid, selected = _mode(cursor, _OPTION)
+        option, uid, selected = _mode(cursor, _PROTECT_AFI)
         return ProtectEasAfi(uid=uid, selected=selected, afi=bool(option))
     if code in tuple(PasswordCode):
         _, uid, selected = _mode(cursor, 0)
-        ident, password = cursor.byte("PWD-ID"), int.from_bytes(cursor.take(4, "password"), "little")
+        ident, password = cursor.byte("PWD-ID"), int.from_bytes(cursor.take(4, "password"), "big")
         return PasswordCommand(
             code=PasswordCode(code), uid=uid, selected=selected, password_id=ident, password=password
         )
@@ -516,6 +519,9 @@ class SystemInfo:
     """[0x2B] RESPONSE-DATA: DSFID, UID, AFI, MEM-SIZE, IC-REF, always all five (ISO's INFO-FLAGS are gone).
 
     MEM-SIZE keeps ISO 15693's coding: number of blocks minus one, block size minus one in the low 5 bits.
+    It is 2 bytes, or 3 (a 14-byte reply, which FEIG's SDK libfeisc 07.03.01 accepts) for tags with more
+    than 256 blocks, whose count takes 2 bytes as in ISO 15693's extended Get System Information. The whole
+    field is reordered as one (Dialect.mem_size_order): MSB_FIRST puts the block size first.
     """
 
     uid: int
@@ -530,20 +536,24 @@ class SystemInfo:
         for name, value in (("DSFID", self.dsfid), ("AFI", self.afi), ("IC-REF", self.ic_ref)):
             _check(name, value, 0, 0xFF)
         _check("block size", self.block_size, 1, 32)
-        _check("block count", self.block_count, 1, 256)
+        _check("block count", self.block_count, 1, 0x10000)
 
     def encode(self, dialect: Dialect = DEFAULT_DIALECT) -> bytes:
-        memory = _reorder(bytes([self.block_count - 1, self.block_size - 1]), 2, dialect.mem_size_order)
+        count_bytes = 1 if self.block_count <= 0x100 else 2
+        iso = (self.block_count - 1).to_bytes(count_bytes, "little") + bytes([self.block_size - 1])
+        memory = _reorder(iso, len(iso), dialect.mem_size_order)
         return bytes([self.dsfid]) + self.uid.to_bytes(8, "big") + bytes([self.afi, *memory, self.ic_ref])
 
     @classmethod
     def decode(cls, data: bytes, dialect: Dialect = DEFAULT_DIALECT) -> Self:
         cursor = _Cursor(data, "system information reply")
         dsfid, uid, afi = cursor.byte("DSFID"), cursor.uid(), cursor.byte("AFI")
-        blocks, size = _reorder(cursor.take(2, "MEM-SIZE"), 2, dialect.mem_size_order)
+        width = 3 if len(data) == _SYSTEM_INFO_EXTENDED else 2
+        iso = _reorder(cursor.take(width, "MEM-SIZE"), width, dialect.mem_size_order)
         ic_ref = cursor.byte("IC-REF")
         cursor.end()
-        return cls(uid, dsfid, afi, (size & 0x1F) + 1, blocks + 1, ic_ref)
+        blocks = int.from_bytes(iso[:-1], "little")
+        return cls(uid, dsfid, afi, (iso[-1] & 0x1F) + 1, blocks + 1, ic_ref)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,14 @@ a UID is an int whose hex form, MSB first, is the displayed E004... identifier a
 a tag's error response is raised as TagErrorResponse.
 """
 
-from tagd.protocols.iso15693.airtime import air_time, inventory_air_time, request_time, response_time
+from tagd.protocols.iso15693.airtime import (
+    air_time,
+    answer_deadline,
+    answer_deadline_us,
+    inventory_air_time,
+    request_time,
+    response_time,
+)
 from tagd.protocols.iso15693.anticollision import (
     Anticollision,
     SlotOutcome,
@@ -179,6 +186,8 @@ __all__ = [
     "WriteSingleBlock",
     "afi_matches",
     "air_time",
+    "answer_deadline",
+    "answer_deadline_us",
     "append_crc",
     "check_crc",
     "crc16",

@@ -12,7 +12,10 @@ Figures, in carrier cycles (fc = 13.56 MHz):
   the option flag comes within 20 ms.
 """
 
+import math
 from collections.abc import Sequence
+
+from tagd.protocols.iso15693.frames import WRITE_ALIKE, Command, RequestFlag
 
 FC_HZ = 13_560_000
 
@@ -24,6 +27,22 @@ WRITE_TIMEOUT = 0.020
 VCD_SOF = 1024 / FC_HZ
 VCD_EOF = 512 / FC_HZ
 VCD_BYTE = 4096 / FC_HZ
+
+CRC_BYTES = 2
+MAX_BLOCK = 32  # ISO 15693 block size limit (5 bits of block size - 1)
+_UID_BYTES = 8
+_NXP_WRITES = frozenset(
+    {
+        Command.SET_EAS,
+        Command.RESET_EAS,
+        Command.LOCK_EAS,
+        Command.PASSWORD_PROTECT_EAS_AFI,
+        Command.WRITE_PASSWORD,
+        Command.LOCK_PASSWORD,
+    }
+)
+DEADLINE_HEADROOM = 2.0
+"""answer_deadline's factor over the air time: the reader's own turnaround and clock tolerance."""
 
 
 def vicc_bit_time(*, high_data_rate: bool = True, two_subcarriers: bool = False) -> float:
@@ -67,3 +86,39 @@ def inventory_air_time(
         T1 + response_time(length, **link) + T2 if length else silence_time(**link) for length in slot_lens
     )
     return request_time(request_len) + slots + VCD_EOF * max(len(slot_lens) - 1, 0)
+
+
+def longest_answer(frame: bytes) -> int:
+    """The most bytes (CRC included) a tag can answer `frame` (a request without its CRC) with."""
+    if len(frame) < 2:
+        return 1 + MAX_BLOCK + CRC_BYTES
+    flags, code = frame[0], frame[1]
+    at = 2 + (1 if 0xA0 <= code <= 0xDF else 0)  # custom commands carry the IC manufacturer code
+    if not flags & RequestFlag.INVENTORY and flags & RequestFlag.ADDRESSED:
+        at += _UID_BYTES
+    per_block = MAX_BLOCK + (1 if flags & RequestFlag.OPTION else 0)
+    if code in (Command.READ_MULTIPLE_BLOCKS, Command.GET_MULTIPLE_BLOCK_SECURITY_STATUS):
+        count = frame[at + 1] + 1 if len(frame) > at + 1 else 256
+        width = per_block if code == Command.READ_MULTIPLE_BLOCKS else 1
+        return 1 + count * width + CRC_BYTES
+    if code == Command.INVENTORY:
+        return 1 + 1 + _UID_BYTES + CRC_BYTES
+    if code == Command.GET_SYSTEM_INFO:
+        return 1 + 1 + _UID_BYTES + 1 + 1 + 3 + 1 + CRC_BYTES
+    return 1 + per_block + CRC_BYTES  # read single block, and a margin for every other answer
+
+
+def answer_deadline(frame: bytes) -> float:
+    """How long, in seconds, a reader should wait for the answer to `frame` (a request without its CRC):
+    DEADLINE_HEADROOM times the request on the air, then the tag's wait and its longest answer (t1 and the
+    answer; 20 ms for a write-alike or an NXP write, which answer within it, ISO/IEC 15693-3)."""
+    request = request_time(len(frame) + CRC_BYTES)
+    code = frame[1] if len(frame) > 1 else None
+    if code in WRITE_ALIKE or code in _NXP_WRITES:
+        return DEADLINE_HEADROOM * (request + WRITE_TIMEOUT)
+    return DEADLINE_HEADROOM * (request + T1_MAX + response_time(longest_answer(frame)))
+
+
+def answer_deadline_us(frame: bytes) -> int:
+    """answer_deadline in whole microseconds, rounded up: PC/SC part 3's 5F46 timer value."""
+    return math.ceil(answer_deadline(frame) * 1_000_000)

@@ -191,12 +191,22 @@ def password_id(value: int) -> PasswordId | int:
 
 
 def xor_password(password: int, random: int) -> int:
-    """Set Password sends the password XORed with the random number repeated twice (both LSB first)."""
+    """Set Password sends the password XORed with the random number twice.
+
+    NXP's datasheets (ICODE SLIX SL2S2002 §9.4.3.2, SLI-S §8.1.3.2): XOR_Password[31:0] = Password[31:0] XOR
+    {Random_Number[15:0], Random_Number[15:0]}. On the air each byte of the password meets the random
+    number's byte in the same place: byte i XOR random byte i mod 2 (Eccel's Pepper manual spells it so).
+
+    `password` is tagd's form of an NXP password: its 4 bytes in air order, read as a big-endian number, so
+    that the hex "0A1B2C3D" goes on the air as 0A 1B 2C 3D, as NXP's reader library (a byte array) and
+    Flipper send it. `random` is the tag's Get Random Number answer as RandomNumber holds it (LSB first: the
+    byte the tag sent first is the low one). The result is in the same form as `password`.
+    """
     if not 0 <= password <= 0xFFFFFFFF:
         raise ProtocolError(f"a password is 32 bits; {password:#x} is out of range")
     if not 0 <= random <= 0xFFFF:
         raise ProtocolError(f"a random number is 16 bits; {random:#x} is out of range")
-    return password ^ (random | random << 16)
+    return password ^ int.from_bytes(random.to_bytes(2, "little") * 2, "big")
 
 
 class Cursor:

@@ -76,7 +76,8 @@ class GetRandomNumber(NoParams):
 
 @dataclass(frozen=True)
 class _Password:
-    """Password commands: an identifier, then a 32-bit password sent LSB first."""
+    """Password commands: an identifier, then the 4 password bytes; `password` holds them in air order, read
+    big-endian (the hex "0A1B2C3D" is sent 0A 1B 2C 3D; see frames.xor_password)."""
 
     password_id: PasswordId | int
     password: int
@@ -87,12 +88,12 @@ class _Password:
             raise ProtocolError(f"a password is 32 bits; {self.password:#x} is out of range")
 
     def params(self) -> bytes:
-        return bytes([self.password_id]) + self.password.to_bytes(4, "little")
+        return bytes([self.password_id]) + self.password.to_bytes(4, "big")
 
     @classmethod
     def parse(cls, cursor: Cursor, flags: int) -> Self:  # noqa: ARG003 - one signature for every body
         ident = password_id(cursor.byte("password identifier"))
-        return cls(ident, int.from_bytes(cursor.take(4, "password"), "little"))
+        return cls(ident, int.from_bytes(cursor.take(4, "password"), "big"))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ book. Both parts import `model` and nothing of each other.
 
 from tagd.protocols.iso28560 import part2, part3
 from tagd.protocols.iso28560.model import (
+    AmbiguousNumericError,
     BlankTagError,
     CrcError,
     DataModel,
@@ -32,9 +33,12 @@ from tagd.protocols.iso28560.model import (
 )
 from tagd.protocols.iso28560.part3 import BASIC_BLOCK, FULL_BASIC_BLOCK, encode_basic_block
 
+_PRINTABLE_FIRST, _PRINTABLE_LAST = 0x20, 0x7E
+
 __all__ = [
     "BASIC_BLOCK",
     "FULL_BASIC_BLOCK",
+    "AmbiguousNumericError",
     "BlankTagError",
     "CrcError",
     "DataModel",
@@ -71,8 +75,11 @@ def decode(data: bytes, model: DataModel | None = None) -> TagData:
     """Decode tag memory read from block 0.
 
     Without `model`: ISO 28560-3 when the CRC matches (blocks as read, or each 4-byte block reversed), else
-    ISO 28560-2 when the data sets parse, starting with the primary item identifier. A version-1 header
-    that is neither is reported as a CRC error.
+    ISO 28560-2 when the data sets parse, starting with the primary item identifier. When neither reads,
+    the error is the one of the model the first byte points to: a version-1 header (0x1n) gives ISO
+    28560-3's CRC error, and so does a reversed one (4th byte 0x1n) whose first byte as read, then the item
+    id's first character, is printable; a precursor of the primary item identifier (0xn1, as 0x91 or 0xC1,
+    which no item id starts with) gives ISO 28560-2's error.
     """
     part3.reject_blank_or_foreign(data)
     if model is DataModel.ISO28560_2:
@@ -82,8 +89,11 @@ def decode(data: bytes, model: DataModel | None = None) -> TagData:
     try:
         return part2.decode(data)
     except Iso28560Error as not_part2:
-        if part3.has_version_header(data):
+        reversed_header = _PRINTABLE_FIRST <= data[0] <= _PRINTABLE_LAST
+        if part3.has_version_header(data) and (data[0] >> 4 == part3.VERSION or reversed_header):
             return part3.decode(data)
+        if part2.starts_with_primary(data):
+            raise
         raise UnknownModelError(
             f"unknown data model: not ISO 28560-3 (first byte 0x{data[0]:02X}), "
             f"and not ISO 28560-2 ({not_part2})"

@@ -63,6 +63,14 @@ class DataSetError(Iso28560Error):
     """A malformed ISO/IEC 15962 data set in ISO 28560-2 data."""
 
 
+class AmbiguousNumericError(DataSetError):
+    """Numeric-compacted data that reads as two different items: BCD, and tagd's legacy "1"-prefixed integer.
+
+    tagd refuses such a tag rather than guess; the message names both readings, so the item can be looked up
+    and the tag rewritten (see part2 for the rule).
+    """
+
+
 class DataModel(StrEnum):
     ISO28560_3 = "iso28560-3"
     ISO28560_2 = "iso28560-2"
@@ -96,7 +104,11 @@ class Extension:
 
 @dataclass(frozen=True)
 class TagData:
-    """One item's tag data, the same shape whichever data model carries it."""
+    """One item's tag data, the same shape whichever data model carries it.
+
+    `warnings` says what was read but does not conform (another vendor's layout, tagd's legacy numeric
+    compaction): the item was read all the same. tagd never writes such data, and encode ignores warnings.
+    """
 
     model: DataModel
     item_id: str
@@ -107,6 +119,7 @@ class TagData:
     usage_qualifier: int = 0
     extensions: tuple[Extension, ...] = ()
     reversed_blocks: bool = False
+    warnings: tuple[str, ...] = ()
 
 
 def check_isil(isil: str) -> str:

@@ -3,6 +3,27 @@
 A data set is a precursor (offset flag, 3-bit compaction code, 4-bit relative OID, where 15 means "the OID
 minus 15 follows in a byte"), an offset byte when flagged (the pad bytes after the data, so that locked data
 ends on a block boundary), a length byte and the compacted data. A 00 precursor ends the data.
+
+Compaction as the readers in libraries do it (the ISO/IEC 15962 text itself was not at hand): numeric is
+4-bit BCD digits, an odd count padded with a 1111 nibble (dp2's GB/T 35660.2 tests, rfid-harava's
+NumericDecoder on a Finnish tag read on FEIG); 5-bit pads with 0s, 6-bit with "100000", 7-bit with 1s (dp2).
+Pad bits are never data: fewer bits than a character are dropped, and so is a whole character that lies in
+the last byte's pad and reads as a pad pattern (5-bit 00000 or 10000, 6-bit 100000, 7-bit 1111111 or
+1000000), which the encoder therefore never lets text end with.
+
+Reading is lenient, writing strict: another vendor's type of usage in octet or numeric compaction, an empty
+or non-ISIL owner, a content parameter that declares missing data sets, and tagd's own legacy numeric
+compaction are read, each noted in TagData.warnings.
+
+Legacy numeric compaction: tagd before issue 12 wrote numeric items as the integer "1" + digits (00012345 as
+05 F6 11 39). Such bytes can also be valid BCD, so the reading is chosen by this rule:
+- the legacy reading is possible only for the primary item identifier laid out as tagd wrote it (offset
+  byte, fewer than 8 zero pad bytes, data set ending on a 4-byte boundary), whose bytes start non-zero and
+  read as an integer starting "10" (tagd wrote numeric compaction only for items with a leading 0);
+- BCD alone valid: BCD. Legacy alone valid: legacy, with a warning. Both: AmbiguousNumericError naming both
+  readings (never a guess). Neither: DataSetError;
+- tagd now writes a BCD item that could also read as legacy with 8 or more pad bytes, so nothing it writes
+  is ambiguous. Another vendor's tag in tagd's layout can be (about 1 numeric tag in 25): it is refused.
 """
 
 from __future__ import annotations
@@ -24,6 +45,9 @@ _LENGTH_LIMIT = 0x7F
 _FIRST_BITMAP_OID = 3
 _EOT = 0x21  # the 6-bit code's end of transmission
 _DIGITS = re.compile(r"[0-9]+")
+_BCD_PAD = 0x0F
+_LEGACY_PAD_LIMIT = 8  # tagd's old encoder padded to a 4- or 8-byte block: fewer than 8 pad bytes
+_LEGACY_ALIGN = 4
 
 
 class Compaction(IntEnum):
@@ -68,6 +92,10 @@ _CHARACTERS = {
     compaction: (width, {code: char for char, code in table.items()})
     for compaction, (width, table) in _CHARACTER_CODES.items()
 }
+_PAD_BITS = {5: "0", 6: "100000", 7: "1"}  # what the encoder pads with, repeated or cut to fit (dp2)
+# Whole pad characters seen in the field: dp2's (5-bit 00000, 6-bit 100000, 7-bit 1111111) and the
+# 1-then-0s of tagd before issue 12 (5-bit 10000, 7-bit 1000000).
+_PAD_CODES = {5: {0b00000, 0b10000}, 6: {0b100000}, 7: {0b1111111, 0b1000000}}
 
 _ISIL_WIDTH = {_Set.UPPER: 5, _Set.LOWER: 5, _Set.DIGIT: 4}
 _ISIL_CHARS = {
@@ -129,7 +157,10 @@ def encode(tag: model.TagData, *, block_size: int = 4) -> bytes:
 
 
 def decode(data: bytes) -> model.TagData:
-    """Data sets up to 00 or the end; the primary item identifier must come first."""
+    """Data sets up to 00 or the end; the primary item identifier must come first.
+
+    What does not conform but leaves the item readable goes into TagData.warnings (see the module text).
+    """
     sets = _data_sets(data)
     if not sets or sets[0].oid != Oid.PRIMARY_ITEM_IDENTIFIER:
         raise model.DataSetError("ISO 28560-2 data starts with the primary item identifier (relative OID 1)")
@@ -138,37 +169,55 @@ def decode(data: bytes) -> model.TagData:
         if data_set.oid in by_oid:
             raise model.DataSetError(f"relative OID {data_set.oid} appears twice")
         by_oid[data_set.oid] = data_set
-    _check_declared(by_oid)
-    item_id = _text(sets[0], "primary item identifier")
+    notes: list[str] = []
+    _check_declared(by_oid, notes)
+    item_id = _primary_text(sets[0], notes)
     if not item_id:
         raise model.IdentifierError("primary item identifier is empty")
     owner = by_oid.get(Oid.OWNER_INSTITUTION)
     parts, part = _set_information(by_oid.get(Oid.SET_INFORMATION))
-    usage, qualifier = _type_of_usage(by_oid.get(Oid.TYPE_OF_USAGE))
+    usage, qualifier = _type_of_usage(by_oid.get(Oid.TYPE_OF_USAGE), notes)
     return model.TagData(
         model=model.DataModel.ISO28560_2,
         item_id=item_id,
-        isil=None if owner is None else _owner(owner),
+        isil=None if owner is None else _owner(owner, notes),
         usage=usage,
         parts=parts,
         part=part,
         usage_qualifier=qualifier,
         extensions=tuple(model.Extension(s.oid, s.raw) for s in sets if s.oid > Oid.TYPE_OF_USAGE),
+        warnings=tuple(notes),
     )
+
+
+def starts_with_primary(data: bytes) -> bool:
+    """Whether the first byte is a precursor of the primary item identifier (relative OID 1)."""
+    return bool(data) and data[0] & _OID_EXTENDED == Oid.PRIMARY_ITEM_IDENTIFIER
+
+
+def compact_characters(text: str, compaction: Compaction) -> bytes:
+    """`text` in 5-, 6- or 7-bit compaction, padded as the writers in the field pad (see the module text)."""
+    if compaction not in _CHARACTER_CODES:
+        raise model.DataSetError(f"{compaction.name} is not a 5-, 6- or 7-bit character compaction")
+    width, alphabet = _CHARACTER_CODES[compaction]
+    unknown = [char for char in text if char not in alphabet]
+    if unknown:
+        raise model.IdentifierError(f"{unknown[0]!r} has no {width}-bit code")
+    return _pack(((alphabet[char], width) for char in text), pad=_PAD_BITS[width])
 
 
 def compact(text: str) -> tuple[Compaction, bytes]:
     """The most compact ISO/IEC 15962 scheme for `text`: integer, numeric, 5-, 6-, 7-bit, octet, then UTF-8.
 
-    Integer takes digit strings without a leading zero; numeric keeps leading zeros by prefixing a 1.
+    Integer takes digit strings without a leading zero; numeric (BCD) keeps leading zeros.
     """
     if _DIGITS.fullmatch(text):
         if text[0] != "0":
             return Compaction.INTEGER, _unsigned(int(text))
-        return Compaction.NUMERIC, _unsigned(int("1" + text))
+        return Compaction.NUMERIC, compact_numeric(text)
     for compaction, (width, alphabet) in _CHARACTER_CODES.items():
         if all(char in alphabet for char in text) and not _ends_like_pad(text, width, alphabet):
-            return compaction, _pack(((alphabet[char], width) for char in text), pad_with_ones=False)
+            return compaction, compact_characters(text, compaction)
     try:
         return Compaction.OCTET, text.encode("latin-1")
     except UnicodeEncodeError:
@@ -200,11 +249,15 @@ def compact_isil(isil: str) -> bytes:
         else:
             fields.append((_ISIL_CHARS[target][char], _ISIL_WIDTH[target]))
             at += 1
-    return _pack(fields, pad_with_ones=True)
+    return _pack(fields, pad="1")
 
 
 def expand_isil(value: bytes) -> str:
     """The inverse of compact_isil; trailing bits too few for a character are the pad."""
+    return model.check_isil(_expand_isil_text(value))
+
+
+def _expand_isil_text(value: bytes) -> str:
     bits = _Bits(value)
     latched = active = _Set.UPPER
     text = []
@@ -217,7 +270,7 @@ def expand_isil(value: bytes) -> str:
             latched = active = entry[1]
         else:
             active = entry[1]
-    return model.check_isil("".join(text))
+    return "".join(text)
 
 
 def _run(text: str, at: int, charset: _Set) -> int:
@@ -227,9 +280,25 @@ def _run(text: str, at: int, charset: _Set) -> int:
     return end - at
 
 
+def compact_numeric(digits: str) -> bytes:
+    """Numeric compaction: a 4-bit BCD nibble per digit, an odd count padded with 1111 (dp2: 010 -> 01 0F)."""
+    if not _DIGITS.fullmatch(digits):
+        raise model.IdentifierError(f"numeric compaction takes digits only, not {digits!r}")
+    return bytes.fromhex(digits + "f" * (len(digits) % 2))
+
+
+def expand_numeric(value: bytes) -> str | None:
+    """The digits of BCD data, or None when it is not BCD (a nibble over 9 anywhere but a final 1111 pad)."""
+    nibbles = value.hex()
+    if nibbles.endswith("f"):
+        nibbles = nibbles[:-1]
+    return nibbles if nibbles and nibbles.isdigit() else None
+
+
 def _pad_code(count: int, last: int, width: int, total_bits: int) -> bool:
-    """Whether the last of `count` codes may be the pad: the rest fill every byte and it reads 1 0...0."""
-    return (count - 1) * width > total_bits - 8 and last == 1 << (width - 1)
+    """Whether the last of `count` codes may be pad: the codes before it reach the last byte and it reads as
+    a pad pattern of that width (_PAD_CODES)."""
+    return (count - 1) * width > total_bits - 8 and last in _PAD_CODES[width]
 
 
 def _ends_like_pad(text: str, width: int, alphabet: dict[str, int]) -> bool:
@@ -237,14 +306,15 @@ def _ends_like_pad(text: str, width: int, alphabet: dict[str, int]) -> bool:
     return bool(text) and _pad_code(len(text), alphabet[text[-1]], width, -(-len(text) * width // 8) * 8)
 
 
-def _pack(fields: Iterable[tuple[int, int]], *, pad_with_ones: bool) -> bytes:
-    """Codes MSB first; the last byte is padded with 1s (ISIL) or a 1 then 0s (5/6/7-bit, as 6-bit "10")."""
+def _pack(fields: Iterable[tuple[int, int]], *, pad: str) -> bytes:
+    """Codes MSB first; the last byte is filled with the `pad` bit pattern, repeated and cut to fit."""
     value = total = 0
     for code, width in fields:
         value, total = value << width | code, total + width
-    pad = -total % 8
-    value = value << pad | ((1 << pad) - 1 if pad_with_ones else 1 << pad >> 1)
-    return value.to_bytes((total + pad) // 8, "big")
+    left = -total % 8
+    bits = (pad * 8)[:left]
+    value = value << left | (int(bits, 2) if bits else 0)
+    return value.to_bytes((total + left) // 8, "big")
 
 
 def _unsigned(number: int) -> bytes:
@@ -258,24 +328,58 @@ def _characters(value: bytes, compaction: Compaction) -> str:
     if _EOT in codes and compaction is Compaction.BIT6:
         codes = codes[: codes.index(_EOT)]
     elif codes and _pad_code(len(codes), codes[-1], width, len(value) * 8):
-        codes.pop()
+        codes.pop()  # a whole pad character: 7-bit 1111111 (dp2), 6-bit 100000, 5-bit 00000
     unknown = [code for code in codes if code not in chars]
     if unknown:
         raise model.DataSetError(f"{width}-bit code 0x{unknown[0]:02X} is a control or reserved code")
     return "".join(chars[code] for code in codes)
 
 
+def _primary_text(data_set: _DataSet, notes: list[str]) -> str:
+    """The item id; numeric data may be tagd's legacy form (the module text gives the rule)."""
+    if data_set.compaction is not Compaction.NUMERIC:
+        return _text(data_set, "primary item identifier")
+    value = data_set.value
+    bcd, legacy = expand_numeric(value), _legacy_numeric(data_set)
+    if bcd is not None and legacy is not None:
+        raise model.AmbiguousNumericError(
+            f"primary item identifier: numeric data {value.hex()} reads as {bcd!r} (BCD) and as {legacy!r} "
+            "(tagd's legacy 1-prefixed integer); refusing to guess: look the item up and rewrite the tag"
+        )
+    if legacy is not None:
+        notes.append(
+            f"legacy numeric compaction: {value.hex()} is tagd's old 1-prefixed integer for {legacy!r}, "
+            "not BCD; rewrite the tag"
+        )
+        return legacy
+    if bcd is None:
+        raise model.DataSetError(f"primary item identifier: numeric data {value.hex()} is not BCD digits")
+    return bcd
+
+
+def _legacy_numeric(data_set: _DataSet) -> str | None:
+    """The digits tagd's old encoder meant, when the data set could be its writing; else None."""
+    value, raw = data_set.value, data_set.raw
+    pad = len(raw) - 3 - len(value)
+    aligned = len(raw) % _LEGACY_ALIGN == 0
+    tagd_layout = raw[0] & _OFFSET_FLAG and raw[1] == pad < _LEGACY_PAD_LIMIT and aligned
+    if not tagd_layout or raw[len(raw) - pad :].strip(b"\0") or not value or not value[0]:
+        return None
+    digits = str(int.from_bytes(value, "big"))
+    return digits[1:] if digits.startswith("10") else None
+
+
 def _text(data_set: _DataSet, what: str) -> str:
     value, compaction = data_set.value, data_set.compaction
-    if compaction in (Compaction.INTEGER, Compaction.NUMERIC):
+    if compaction is Compaction.NUMERIC:
+        digits = expand_numeric(value)
+        if digits is None:
+            raise model.DataSetError(f"{what}: numeric data {value.hex()} is not BCD digits")
+        return digits
+    if compaction is Compaction.INTEGER:
         if not value:
-            raise model.DataSetError(f"{what}: {compaction.name.lower()} data is empty")
-        digits = str(int.from_bytes(value, "big"))
-        if compaction is Compaction.INTEGER:
-            return digits
-        if not digits.startswith("1"):
-            raise model.DataSetError(f"{what}: numeric data {value.hex()} lacks its leading 1")
-        return digits[1:]
+            raise model.DataSetError(f"{what}: integer data is empty")
+        return str(int.from_bytes(value, "big"))
     if compaction in _CHARACTERS:
         return _characters(value, compaction)
     if compaction is Compaction.OCTET:
@@ -288,10 +392,20 @@ def _text(data_set: _DataSet, what: str) -> str:
     raise model.DataSetError(f"{what} uses application-defined compaction, which has no text form")
 
 
-def _owner(data_set: _DataSet) -> str:
+def _owner(data_set: _DataSet, notes: list[str]) -> str | None:
+    """The ISIL; an empty owner data set is None, an owner not in PREFIX-UNIT form is kept as read."""
+    if not data_set.value:
+        notes.append(f"owner institution data set {data_set.raw.hex()} is empty")
+        return None
     if data_set.compaction is Compaction.APPLICATION_DEFINED:
-        return expand_isil(data_set.value)
-    return model.check_isil(_text(data_set, "owner institution"))
+        text = _expand_isil_text(data_set.value)
+    else:
+        text = _text(data_set, "owner institution")
+    try:
+        return model.check_isil(text)
+    except model.IsilError as error:
+        notes.append(f"owner institution {text!r} is not an ISIL ({error})")
+        return text
 
 
 def _set_information(data_set: _DataSet | None) -> tuple[int, int]:
@@ -307,28 +421,36 @@ def _set_information(data_set: _DataSet | None) -> tuple[int, int]:
     return parts, part
 
 
-def _type_of_usage(data_set: _DataSet | None) -> tuple[int | None, int]:
-    """One byte: the class (the ISO 28560-3 usage) in the high nibble, a sub-qualifier in the low."""
+def _type_of_usage(data_set: _DataSet | None, notes: list[str]) -> tuple[int | None, int]:
+    """One byte: the class (the ISO 28560-3 usage) in the high nibble, a sub-qualifier in the low.
+
+    Vendors also store that byte in octet or numeric compaction (GB/T 35660.2 tags: 65 01 10, 25 01 10): the
+    byte is the same, so it is read and the compaction noted. Anything not one byte is noted and skipped.
+    """
     if data_set is None:
         return None, 0
-    if data_set.compaction > Compaction.INTEGER or len(data_set.value) != 1:
-        raise model.DataSetError(f"type of usage {data_set.raw.hex()} is not one application-defined byte")
+    if len(data_set.value) != 1:
+        notes.append(f"type of usage {data_set.raw.hex()} is not one byte: not read")
+        return None, 0
+    if data_set.compaction > Compaction.INTEGER:
+        notes.append(f"type of usage {data_set.raw.hex()} uses {data_set.compaction.name.lower()} compaction")
     return data_set.value[0] >> 4, data_set.value[0] & 0x0F
 
 
-def _check_declared(by_oid: dict[int, _DataSet]) -> None:
+def _check_declared(by_oid: dict[int, _DataSet], notes: list[str]) -> None:
     """The content parameter is a bit map, MSB first from relative OID 3, of the data elements present."""
     content = by_oid.get(Oid.CONTENT_PARAMETER)
     if content is None:
         return
     if content.compaction > Compaction.INTEGER:
-        raise model.DataSetError(f"content parameter {content.raw.hex()} is not an app-defined bitmap")
+        notes.append(f"content parameter {content.raw.hex()} is not an application-defined bit map")
+        return
     width = len(content.value) * 8
     bits = int.from_bytes(content.value, "big")
     declared = {_FIRST_BITMAP_OID + at for at in range(width) if bits >> (width - 1 - at) & 1}
     missing = sorted(declared - by_oid.keys())
     if missing:
-        raise model.DataSetError(f"content parameter declares relative OIDs {missing}, not on the tag")
+        notes.append(f"content parameter declares relative OIDs {missing}, not on the tag")
 
 
 def _bitmap(oids: list[int]) -> bytes:
@@ -344,7 +466,12 @@ def _primary(item_id: str, block_size: int) -> bytes:
         raise model.IdentifierError(f"item id compacts to {len(value)} bytes; a data set holds 127")
     pad = -(3 + len(value)) % block_size
     precursor = _OFFSET_FLAG | compaction << 4 | Oid.PRIMARY_ITEM_IDENTIFIER
-    return bytes([precursor, pad, len(value)]) + value + bytes(pad)
+    primary = bytes([precursor, pad, len(value)]) + value + bytes(pad)
+    if compaction is Compaction.NUMERIC and _legacy_numeric(_read_data_set(primary, 0)) is not None:
+        while pad < _LEGACY_PAD_LIMIT:  # BCD that could read as legacy: pad past what the old encoder wrote
+            pad += block_size
+        primary = bytes([precursor, pad, len(value)]) + value + bytes(pad)
+    return primary
 
 
 def _optional_sets(tag: model.TagData) -> list[tuple[int, bytes]]:

@@ -31,7 +31,7 @@ from tagd.protocols.iso28560.model import (
 
 BASIC_BLOCK = 32
 FULL_BASIC_BLOCK = 34
-_VERSION = 1
+VERSION = 1
 _ID_BYTES = 16
 _ISIL_AT = 21
 _LONG_ID_MARKER = 0x01
@@ -89,7 +89,7 @@ def _basic_block(item_id: str, isil: str | None, parts: int, part: int, *, usage
         raise IsilError(
             f"ISIL {isil!r} needs {len(stored)} bytes; the {size}-byte basic block holds {size - _ISIL_AT}"
         )
-    block = bytes([_VERSION << 4 | usage, parts, part]) + _id_field(item_id) + b"\0\0"
+    block = bytes([VERSION << 4 | usage, parts, part]) + _id_field(item_id) + b"\0\0"
     block += stored.ljust(size - _ISIL_AT, b"\0")
     return block[:19] + _crc(block).to_bytes(2, "little") + block[21:]
 
@@ -152,7 +152,7 @@ def _orientation(data: bytes) -> tuple[bytes, bool] | None:
 
 
 def has_version_header(data: bytes) -> bool:
-    return len(data) >= BASIC_BLOCK and _VERSION in (data[0] >> 4, data[3] >> 4)
+    return len(data) >= BASIC_BLOCK and VERSION in (data[0] >> 4, data[3] >> 4)
 
 
 def _decode_basic_block(data: bytes) -> TagData:
@@ -162,7 +162,7 @@ def _decode_basic_block(data: bytes) -> TagData:
     if orientation is None:
         raise _crc_failure(data)
     block, flipped = orientation
-    if block[0] >> 4 != _VERSION:
+    if block[0] >> 4 != VERSION:
         raise UnknownModelError(f"ISO 28560-3 version {block[0] >> 4} is unknown; version 1 is defined")
     check_set(block[1], block[2])
     if block[3] == _LONG_ID_MARKER:
@@ -182,7 +182,7 @@ def _decode_basic_block(data: bytes) -> TagData:
 
 def _crc_failure(data: bytes) -> Iso28560Error:
     for block, flipped in ((data, False), (_reverse_blocks(data), True)):
-        if block[0] >> 4 == _VERSION:
+        if block[0] >> 4 == VERSION:
             order = " (4-byte blocks reversed)" if flipped else ""
             expected, stored = _crc(block), _stored_crc(block)
             return CrcError(f"ISO 28560-3 bad CRC{order}: expected {expected:#06x}, stored {stored:#06x}")

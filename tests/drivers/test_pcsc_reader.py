@@ -18,7 +18,7 @@ from tagd.drivers.iso15693_host import CorruptReply
 from tagd.drivers.pcsc import PcscReader, open_pcsc_reader, pick_reader
 from tagd.drivers.sim.vpcd_card import VirtualCard
 from tagd.drivers.sim.world import Field, World
-from tagd.protocols.iso15693 import CrcError, Inventory, check_crc, decode_request
+from tagd.protocols.iso15693 import CrcError, Inventory, answer_deadline_us, check_crc, decode_request
 from tagd.protocols.pcsc_part3 import END_SESSION, START_SESSION, SWITCH_TO_ISO15693
 
 from .pcscd import Pcscd, Unavailable, free_port_pair, wait_for_card
@@ -83,14 +83,18 @@ class TestPcscReader(ReaderContract):
 
 
 def sent_frames(card: VirtualCard) -> list[bytes]:
-    """The ISO 15693 frames the card got in transceive APDUs (FF C2 00 01 Lc 95 n <frame> 00)."""
+    """The ISO 15693 frames the card got in transceive APDUs (FF C2 00 01 Lc 5F46 04 <timer> 95 n <frame> 00),
+    each with the timer the air-time model gives it."""
     frames = []
     for apdu in card.apdus:
         if apdu[:4] == bytes([0xFF, 0xC2, 0x00, 0x01]):
-            assert apdu[5] == 0x95
-            assert apdu[6] == len(apdu) - 8
+            assert apdu[5:8] == bytes.fromhex("5F4604")
+            assert apdu[12] == 0x95
+            assert apdu[13] == len(apdu) - 15
             assert apdu[-1] == 0x00
-            frames.append(apdu[7:-1])
+            frame = apdu[14:-1]
+            assert int.from_bytes(apdu[8:12], "big") == answer_deadline_us(frame)
+            frames.append(frame)
     return frames
 
 

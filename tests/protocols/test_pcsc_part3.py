@@ -1,9 +1,13 @@
 """The PC/SC part 3 codec both ends share: the exact pseudo-APDUs, BER-TLV both ways, and reading replies."""
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tagd.protocols import iso15693 as iso
+from tagd.protocols.iso15693.airtime import T1_MAX, WRITE_TIMEOUT
 from tagd.protocols.pcsc_part3 import (
     END_SESSION,
     START_SESSION,
@@ -35,6 +39,42 @@ def test_the_session_apdus_are_the_published_ones() -> None:
 def test_a_frame_goes_out_in_a_transceive_object_without_its_crc() -> None:
     inventory = bytes.fromhex("260100")
     assert transceive_command(inventory) == bytes.fromhex("FFC2000105" + "9503260100" + "00")
+
+
+def test_the_timer_object_is_the_acr1552_drivers_bytes() -> None:
+    # The public ACR1552 ISO 15693 driver sends 5F46 04 000F4240 (1,000,000 us, MSB first) ahead of the
+    # transceive object; Microsoft's NFC class extension (storage card / transparent exchange) lists the
+    # 5F46 timer as required there.
+    inventory = bytes.fromhex("260100")
+    assert transceive_command(inventory, 1_000_000) == bytes.fromhex(
+        "FFC200010C" + "5F4604000F4240" + "9503260100" + "00"
+    )
+    assert decode_objects(transceive_command(inventory, 1_000_000)[5:-1])[0] == (0x5F46, b"\x00\x0f\x42\x40")
+
+
+@pytest.mark.parametrize("microseconds", [0, 1 << 32])
+def test_a_timer_out_of_range_is_refused(microseconds: int) -> None:
+    with pytest.raises(Part3Error, match="timer"):
+        transceive_command(b"\x26\x01\x00", microseconds)
+
+
+def test_the_driver_timer_follows_the_air_time_model() -> None:
+    uid = 0xE004010012345678
+    inventory = iso.inventory()
+    # request (3 + CRC bytes) + t1max + an inventory answer (12 bytes), twice over: 11,748 us
+    expected = 2 * (iso.request_time(5) + T1_MAX + iso.response_time(12))
+    assert iso.answer_deadline_us(inventory) == math.ceil(expected * 1_000_000) == 11_748
+    write = iso.write_single_block(uid, 0, b"abcd")
+    assert iso.answer_deadline(write) == 2 * (iso.request_time(len(write) + 2) + WRITE_TIMEOUT)
+    read = iso.read_multiple_blocks(uid, 0, 28)
+    assert iso.answer_deadline(read) > iso.answer_deadline(iso.read_multiple_blocks(uid, 0, 1))
+    apdu = transceive_command(inventory, iso.answer_deadline_us(inventory))
+    assert apdu == bytes.fromhex("FFC200010C" + "5F460400002DE4" + "9503260100" + "00")
+
+
+@given(st.binary(max_size=40))
+def test_any_frame_gets_a_timer_that_fits(frame: bytes) -> None:
+    assert 0 < iso.answer_deadline_us(frame) <= 0xFFFFFFFF
 
 
 objects = st.lists(

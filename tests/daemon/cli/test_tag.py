@@ -60,6 +60,7 @@ def test_decode_prints_every_field(capsys):
         "usage_qualifier": 0,
         "extensions": [],
         "reversed_blocks": False,
+        "warnings": [],
     }
 
 

@@ -15,7 +15,14 @@ import pytest
 
 from tagd.drivers.sim.vpcd_card import ATR, GET_ATR, POWER_OFF, POWER_ON, RESET, VirtualCard
 from tagd.drivers.sim.world import Field, World
-from tagd.protocols.iso15693 import Command, InventoryResponse, decode_response, get_system_info, inventory
+from tagd.protocols.iso15693 import (
+    Command,
+    InventoryResponse,
+    answer_deadline_us,
+    decode_response,
+    get_system_info,
+    inventory,
+)
 from tagd.protocols.pcsc_part3 import (
     START_SESSION,
     SWITCH_TO_ISO15693,
@@ -287,3 +294,15 @@ def test_the_command_line_says_when_vpcd_is_not_there(tmp_path: Path) -> None:
     )
     assert run.returncode == 1
     assert "vpcd_card:" in run.stderr
+
+
+def test_the_card_takes_the_timer_ahead_of_the_transceive_as_the_driver_sends_it(
+    world: World, vpcd: tuple[VirtualCard, VpcdEnd]
+) -> None:
+    _, end = vpcd
+    uid = place(world, SLIX2 | 0x1234)
+    in_session(end)
+    frame = inventory()
+    heard = transceive_result(end.exchange(transceive_command(frame, answer_deadline_us(frame))))
+    assert heard is not None
+    assert decode_response(Command.INVENTORY, heard.data) == InventoryResponse(uid, 0)

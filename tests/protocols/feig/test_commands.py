@@ -186,7 +186,7 @@ def test_block_security_and_write_error_layouts():
         (lambda: fc.BlockSecurity((0, 300)), "SEC-STATUS"),
         (lambda: fc.SystemInfo(uid=0, dsfid=0, afi=0, block_size=0, block_count=1, ic_ref=0), "block size"),
         (lambda: fc.SystemInfo(uid=0, dsfid=0, afi=256, block_size=4, block_count=1, ic_ref=0), "AFI"),
-        (lambda: fc.SystemInfo(uid=0, dsfid=0, afi=0, block_size=4, block_count=257, ic_ref=0), "count"),
+        (lambda: fc.SystemInfo(uid=0, dsfid=0, afi=0, block_size=4, block_count=65537, ic_ref=0), "count"),
         (lambda: fc.BlockFailure(block=256), "DB-ADR-E"),
         (lambda: fc.BlockFailure(block=0, iso_error=256), "ISO error"),
     ],

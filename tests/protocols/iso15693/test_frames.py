@@ -137,10 +137,11 @@ def test_password_identifiers():
 
 @given(st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFF))
 def test_xor_password_matches_the_byte_rule(password, random):
-    # pn5180 / proxmark: XOR[i] = password[i] ^ random[i % 2], both as sent (LSB first)
-    pwd, rnd = password.to_bytes(4, "little"), random.to_bytes(2, "little")
+    # pn5180 / proxmark / Eccel's Pepper manual: XOR[i] = password[i] ^ random[i % 2], both in air order;
+    # tagd's password number holds the air bytes big-endian, the random number as the tag sent it (LSB first)
+    pwd, rnd = password.to_bytes(4, "big"), random.to_bytes(2, "little")
     expected = bytes(pwd[i] ^ rnd[i % 2] for i in range(4))
-    assert xor_password(password, random).to_bytes(4, "little") == expected
+    assert xor_password(password, random).to_bytes(4, "big") == expected
     assert xor_password(xor_password(password, random), random) == password
 
 

@@ -88,7 +88,7 @@ VECTORS = [
     # password 0x0F0F0F0F sent 0F 0F 0F 0F, random 0xABCD received CD AB: 0F^CD 0F^AB 0F^CD 0F^AB
     (iso.set_password(None, PasswordId.EAS_AFI, 0x0F0F0F0F, 0xABCD), "02b30410c2a4c2a4"),
     (iso.set_password(UID, PasswordId.PRIVACY, 0, 0x1234), "22b304" + U + "0434123412"),
-    (iso.write_password(UID, PasswordId.READ, 0x12345678), "22b404" + U + "0178563412"),
+    (iso.write_password(UID, PasswordId.READ, 0x12345678), "22b404" + U + "0112345678"),
     (iso.lock_password(UID, PasswordId.WRITE), "22b504" + U + "02"),
 ]
 
