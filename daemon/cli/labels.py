@@ -3,8 +3,9 @@
 `barcode`: the NW-7 label of every item in the branch colour (`label_colours`); `spine`: the call-number
 labels by a branch's rules (`--rules honkan|bunkan|ueki|tomiai`), the items the list cannot settle listed
 for the librarian. The configuration is --config, else /etc/tagd/tagd.toml when it exists, else the
-defaults. Exit codes: 65 a bad list or labels that must not be printed, 66 the list cannot be read, 73 the
-PDF cannot be written, 78 a bad configuration. The PDF libraries are imported when a command runs.
+defaults. Exit codes: 65 a bad list or labels that must not be printed, 66 the list cannot be read, 70 no
+Japanese font (fonts-noto-cjk), 73 the PDF cannot be written, 78 a bad configuration. The PDF libraries
+are imported when a command runs.
 """
 
 import argparse
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 EX_DATAERR = 65
 EX_NOINPUT = 66
+EX_SOFTWARE = 70
 EX_CANTCREAT = 73
 DEFAULT_SHEET = "a4-24"
 DEFAULT_SPINE_SHEET = "a4-spine"
@@ -38,6 +40,11 @@ def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
         help="what the colour tints: the bars (refused if red light cannot read them) or a band",
     )
     barcode.set_defaults(handler=_barcode)
+
+    spine = commands.add_parser("spine", help="the call-number (spine) label of every item, by branch rules")
+    _common(spine, DEFAULT_SPINE_SHEET)
+    spine.add_argument("--rules", required=True, help="the branch rules: honkan, bunkan, ueki or tomiai")
+    spine.set_defaults(handler=_spine)
 
 
 def _common(parser: argparse.ArgumentParser, sheet: str) -> None:
@@ -117,6 +124,35 @@ def _barcode(args: argparse.Namespace) -> int:
     except LabelError as exc:
         return _fail(str(exc), EX_DATAERR)
     return _write(args.output, pdf, f"{len(numbers)} labels on {args.sheet}")
+
+
+def _spine(args: argparse.Namespace) -> int:
+    from tagd.daemon.labels.sheets import load_sheets  # noqa: PLC0415
+    from tagd.daemon.labels.spine_rules import load_rule_set, spine_input  # noqa: PLC0415
+    from tagd.daemon.labels.spine_sheet import FontMissing, render_spine_sheet  # noqa: PLC0415
+    from tagd.protocols.spine import SpineLabel, design  # noqa: PLC0415
+
+    config = _config(args)
+    layout = load_sheets(config.label_sheets if config else None).get(args.sheet)
+    rules = load_rule_set(args.rules, config.spine_rules if config else None)
+    delivery = _delivery(args, config)
+    if isinstance(delivery, int):
+        return delivery
+    labels: list[SpineLabel] = [design(spine_input(item), rules) for item in delivery.items]
+    try:
+        pdf = render_spine_sheet(labels, layout)
+    except FontMissing as exc:
+        return _fail(str(exc), EX_SOFTWARE)
+    pile = [(line, label) for line, label in zip(delivery.lines, labels, strict=True) if label.ask_librarian]
+    for line, label in pile:
+        print(
+            f"tagd: {args.delivery}:{line}: {label.item_id}: ask a librarian: {label.ask_librarian}",
+            file=sys.stderr,
+        )
+    printed = sum(1 for label in labels if label.printed)
+    unlabelled = len(labels) - printed - len(pile)
+    summary = f"{printed} labels, {len(pile)} for the librarian, {unlabelled} without a label"
+    return _write(args.output, pdf, summary)
 
 
 def _write(path: Path, pdf: bytes, summary: str) -> int:

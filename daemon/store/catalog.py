@@ -28,13 +28,14 @@ from tagd.daemon.store.delivery import (
     parse_delivery_list,
 )
 from tagd.protocols import nw7
+from tagd.protocols.spine import Audience, Genre, Origin
 from tagd.protocols.tagtypes import Binding, InsideCover, ItemKind, MarkScheme
 
 __all__ = ["Catalog", "CatalogError", "CatalogItem", "ImportResult", "import_file", "open_configured"]
 
 _log = get_logger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _CHUNK = 500
 _COLUMNS = tuple(field.name for field in fields(CatalogItem))
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items WHERE item_id = ?"  # noqa: S608 - fixed column names
@@ -57,16 +58,31 @@ CREATE TABLE IF NOT EXISTS items (
     volume INTEGER,
     volumes INTEGER,
     set_price INTEGER,
+    audience TEXT,
+    origin TEXT,
+    genre TEXT,
     source TEXT NOT NULL,
     line INTEGER NOT NULL,
     imported_at TEXT NOT NULL
 ) WITHOUT ROWID
 """
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE items ADD COLUMN audience TEXT",
+        "ALTER TABLE items ADD COLUMN origin TEXT",
+        "ALTER TABLE items ADD COLUMN genre TEXT",
+    ),
+}
+"""The statements that bring a catalog of the version before up to this version; a new catalog is created
+at SCHEMA_VERSION directly. Each step runs in one transaction with its version stamp."""
 TORN_MAX = 500
 """Torn tags kept: a tag torn that many tears ago is forgotten (it then needs `force`, as before)."""
 _TORN_SCHEMA = """
 CREATE TABLE IF NOT EXISTS torn_tags (uid TEXT NOT NULL UNIQUE, item_id TEXT NOT NULL, torn_at TEXT NOT NULL)
 """
+
+
+_SCHEMAS = (_SCHEMA, _TORN_SCHEMA)
 
 
 class CatalogError(Exception):
@@ -99,11 +115,30 @@ class Catalog:
                 raise CatalogError(
                     f"{self.path}: written by a newer tagd (schema {version}, tagd knows {SCHEMA_VERSION})"
                 )
-            self._db.execute(_SCHEMA)
-            self._db.execute(_TORN_SCHEMA)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise CatalogError(f"{self.path}: cannot open the catalog: {exc}") from None
+
+    def _migrate(self) -> None:
+        """Creates a new catalog at SCHEMA_VERSION, or upgrades an older one step by step; concurrent
+        openers wait on the write lock and find the work done."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'items'").fetchone()
+            new = tables[0] == 0
+            if new or version < SCHEMA_VERSION:
+                if not new:
+                    for step in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+                        for statement in _MIGRATIONS[step]:
+                            self._db.execute(statement)
+                for statement in _SCHEMAS:
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def __enter__(self) -> "Catalog":
         return self
@@ -209,6 +244,8 @@ def _item(row: Iterable[Any]) -> CatalogItem:
     values["binding"] = Binding(values["binding"])
     values["inside_cover"] = InsideCover(values["inside_cover"])
     values["kind"] = None if values["kind"] is None else ItemKind(values["kind"])
+    for name, kind in (("audience", Audience), ("origin", Origin), ("genre", Genre)):
+        values[name] = None if values[name] is None else kind(values[name])
     return CatalogItem(**values)
 
 
