@@ -3,8 +3,8 @@
 A label is drawn as the spec gives it: an 8 x 18 mm (picture books 10 x 21 mm) label framed in its colour
 (thick frame for Ueki's children's books) and tinted with it, the text in black; a kamishibai's 20 mm disc
 in its genre colour without text. Under it the registration number and title, so a sheet can be matched to
-the books; for an item the rules cannot settle, a box saying 司書確認 and why, and no label text at all.
-Japanese text uses Noto Sans CJK (Debian's fonts-noto-cjk).
+the books, and "+ 禁帯出シール" where the R mark asks for the sticker. For an item the rules cannot settle:
+a box saying 司書確認 and why, and no label text at all. Japanese text uses Noto Sans CJK (fonts-noto-cjk).
 """
 
 from collections.abc import Sequence
@@ -24,6 +24,7 @@ FONT_PATHS = (
 _FONT = "noto-cjk"
 _FRAME_MM = {"none": 0.3, "thin": 0.4, "thick": 1.0}
 _TINT = 0.55
+_STICKER = "禁帯出シール"
 _GAP_MM = 1.5
 """Between the parts of the call number (mark, class, book mark): wide enough to read, and for pdftotext."""
 _TEXT_PT = 9.0
@@ -97,9 +98,15 @@ def _cell(pdf: FPDF, cell: Cell, label: SpineLabel) -> None:
     pdf.set_xy(cell.x, bottom + 0.3 + _SMALL_PT * _PT_MM)
     title = label.title if len(label.title) <= 12 else label.title[:11] + "…"
     pdf.cell(cell.width, _SMALL_PT * _PT_MM, title, align="C")
+    line = 2
     if label.colour is not None:
-        pdf.set_xy(cell.x, bottom + 0.3 + 2 * _SMALL_PT * _PT_MM)
+        pdf.set_xy(cell.x, bottom + 0.3 + line * _SMALL_PT * _PT_MM)
         pdf.cell(cell.width, _SMALL_PT * _PT_MM, f"{label.colour.name} ({label.form})", align="C")
+        line += 1
+    if any(_STICKER in note for note in label.notes):
+        pdf.set_text_color(200, 0, 0)
+        pdf.set_xy(cell.x, bottom + 0.3 + line * _SMALL_PT * _PT_MM)
+        pdf.cell(cell.width, _SMALL_PT * _PT_MM, "+ 禁帯出シール", align="C")
 
 
 def _label(pdf: FPDF, cell: Cell, label: SpineLabel, top: float) -> float:

@@ -44,3 +44,14 @@ def test_an_item_the_list_cannot_settle_says_so_and_has_no_label_text(tmp_path, 
     pdf = text(out)
     assert pdf.count("司書確認") == 1
     assert "紙芝居のジャンル" in pdf
+
+
+def test_an_R_item_prints_its_number_and_asks_for_the_not_for_loan_sticker(tmp_path, capsys):
+    listed = tmp_path / "r.csv"
+    listed.write_text("登録番号,書名,請求記号,対象\n10000001,辞典,R 031 ジ,一般\n", encoding="utf-8")
+    out = tmp_path / "r.pdf"
+    assert main(["labels", "spine", str(listed), "--rules", "bunkan", "-o", str(out)]) == 0
+    pdf = text(out)
+    assert "031 ジ" in pdf
+    assert "R 031" not in pdf
+    assert "禁帯出シール" in pdf
