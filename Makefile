@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := mosquitto mosquitto-clients pcscd libpcsclite-dev vsmartcard-vpcd swig python3-venv python3-dev gcc openssl
+APT_PACKAGES := mosquitto mosquitto-clients pcscd libpcsclite-dev vsmartcard-vpcd swig python3-venv python3-dev gcc openssl poppler-utils zbar-tools fonts-noto-cjk
 PY_SOURCES := daemon drivers protocols
 DOC_TOOLS := docs/tagd_docs
 
@@ -14,7 +14,8 @@ run: deps venv
 
 test: deps venv lint typecheck unit
 
-# Debian packages the tests need: mosquitto, pcscd with vpcd, and what pyscard builds with (swig, headers, gcc).
+# Debian packages the tests need: mosquitto, pcscd with vpcd, and what pyscard builds with (swig, headers, gcc);
+# poppler-utils and zbar-tools read label PDFs back (pdftoppm, zbarimg, pdftotext), fonts-noto-cjk prints kana.
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \

@@ -4,7 +4,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tagd.daemon.cli import barcode, catalog, demo, monitor, reader, run, sim, tag
+from tagd.daemon.cli import barcode, catalog, demo, labels, monitor, reader, run, sim, tag
 from tagd.daemon.config.model import ConfigError
 from tagd.protocols.errors import ProtocolError
 
@@ -15,7 +15,7 @@ EX_CONFIG = 78
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tagd", description="ISO 15693 library RFID station daemon")
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
-    for module in (barcode, tag, reader, sim, catalog, run, demo, monitor):
+    for module in (barcode, labels, tag, reader, sim, catalog, run, demo, monitor):
         module.register(groups)
     return parser
 

@@ -1,4 +1,5 @@
-"""`tagd catalog ...`: load a delivery list (図書原簿) into the station catalog, and look items up.
+"""`tagd catalog ...`: load a delivery list (図書原簿) into the station catalog, look items up, list the
+shipments and write the tagging report (CSV with a BOM, or XLSX with a summary sheet).
 
 The database is --db, or the catalog of --config (default /etc/tagd/tagd.toml), whose barcode scheme and
 set-price rule the import follows. Exit codes: 65 a bad list (every bad row on stderr, nothing imported),
@@ -11,6 +12,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tagd.daemon.config.model import DEFAULT_PATH, Config, ConfigError, load_config
 from tagd.daemon.store.catalog import Catalog, CatalogError, ImportResult, import_file
@@ -40,6 +42,17 @@ def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     show.add_argument("item_id", help="the registration number with its check digit")
     _where(show)
     show.set_defaults(handler=_lookup)
+
+    report = commands.add_parser("report", help="the tagging report: one row per item, and a summary (XLSX)")
+    report.add_argument("--shipment", type=int, help="one shipment (default: every item); see `shipments`")
+    report.add_argument("--format", choices=("csv", "xlsx"), help="default: from -o's suffix, else csv")
+    report.add_argument("-o", "--output", type=Path, help="the file to write (default: standard output)")
+    _where(report)
+    report.set_defaults(handler=_report_command)
+
+    listed = commands.add_parser("shipments", help="the imported delivery lists and their progress")
+    _where(listed)
+    listed.set_defaults(handler=_shipments)
 
 
 def _where(parser: argparse.ArgumentParser) -> None:
@@ -110,6 +123,8 @@ def _report(path: Path, result: ImportResult, total: int) -> None:
             file=sys.stderr,
         )
     counts = f"{result.added} added, {result.replaced} replaced ({result.encoding})"
+    later = f"tagd catalog report --shipment {result.shipment}"
+    print(f"tagd: {path}: shipment {result.shipment} ({later})", file=sys.stderr)
     print(f"{path}: {counts}; {total} in the catalog")
 
 
@@ -125,6 +140,60 @@ def _lookup(args: argparse.Namespace) -> int:
     if item is None:
         return _fail(f"{args.item_id} is not in the catalog", NOT_FOUND)
     print(json.dumps(asdict(item), ensure_ascii=False))
+    return 0
+
+
+def _report_command(args: argparse.Namespace) -> int:
+    from tagd.daemon.store.report import write_csv, write_xlsx  # noqa: PLC0415
+
+    fmt = args.format or (
+        "xlsx" if args.output is not None and args.output.suffix.lower() == ".xlsx" else "csv"
+    )
+    try:
+        config = _config(args)
+        with Catalog(_database(args, config)) as catalog:
+            if args.shipment is not None and args.shipment not in {s.id for s in catalog.shipments()}:
+                return _fail(f"no shipment {args.shipment} in the catalog (see `tagd catalog shipments`)", 1)
+            rows = catalog.report_rows(args.shipment)
+            progress = catalog.progress(args.shipment)
+    except ConfigError as exc:
+        return _fail(str(exc), EX_CONFIG)
+    except CatalogError as exc:
+        return _fail(str(exc), EX_CANTCREAT)
+    zone = config.holds.zone if config is not None else ZoneInfo("Asia/Tokyo")
+    what = f"shipment {args.shipment}" if args.shipment is not None else "every shipment"
+    try:
+        if fmt == "xlsx":
+            target = args.output if args.output is not None else sys.stdout.buffer
+            write_xlsx(rows, target, zone, title=f"tagd: {what}")
+        elif args.output is None:
+            write_csv(rows, sys.stdout, zone)
+        else:
+            with args.output.open("w", encoding="utf-8", newline="") as stream:
+                write_csv(rows, stream, zone)
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror}", EX_CANTCREAT)
+    print(
+        f"tagd: {what}: {progress.done} / {progress.total} 済, 司書確認待ち {progress.ask_librarian}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _shipments(args: argparse.Namespace) -> int:
+    try:
+        config = _config(args)
+        with Catalog(_database(args, config)) as catalog:
+            for shipment in catalog.shipments():
+                progress = catalog.progress(shipment.id)
+                print(
+                    f"{shipment.id}\t{shipment.file_name}\t{shipment.imported_at}\t"
+                    f"{progress.done} / {progress.total} 済\t司書確認待ち {progress.ask_librarian}"
+                )
+    except ConfigError as exc:
+        return _fail(str(exc), EX_CONFIG)
+    except CatalogError as exc:
+        return _fail(str(exc), EX_CANTCREAT)
     return 0
 
 

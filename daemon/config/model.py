@@ -166,6 +166,8 @@ class Config(BaseSettings):
     state_dir: RelativePath = Path("/var/lib/tagd")
     data_model: DataModel = DataModel.ISO28560_3
     tag_profiles: ExistingFile | None = None
+    label_sheets: ExistingFile | None = None
+    spine_rules: ExistingFile | None = None
     label_colours: dict[str, Colour] = {}
     mqtt: Mqtt = Mqtt()
     barcode: Barcode = Barcode()

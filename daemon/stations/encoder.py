@@ -7,7 +7,8 @@ started, the new job waits its turn, so a tag is never left half-written for a n
 answered when its job ends, with the outcome; the event carries the command's request_id. The tag work
 itself is in encoder_steps (its docstring gives the write order and the overwrite guard). A job whose
 outbox fills while it waits for its tag is refused like new work (desk line, `outbox_full` reply): its
-outcome could not be stored, so the tag is not written.
+outcome could not be stored, so the tag is not written. Every outcome also moves the item's tagging state
+in the catalog's worklist (store/worklist.py), scans and cmd/encode alike.
 """
 
 import asyncio
@@ -19,7 +20,6 @@ from tagd.daemon.store.outbox import OutboxError, OutboxFull
 from tagd.protocols.commands import EncodeCommand, EncodeReply, ReplyCode
 from tagd.protocols.events import (
     BarcodeScanned,
-    EventData,
     ItemEncoded,
     ItemEncodeRejected,
     RejectReason,
@@ -228,8 +228,11 @@ class EncoderStation(Station):
         await self._report(event)
         return event
 
-    async def _report(self, event: EventData) -> None:
-        """The outcome is stored durably; if the outbox refuses it, the desk is told and it is logged."""
+    async def _report(self, event: ItemEncoded | ItemEncodeRejected) -> None:
+        """The outcome is stored durably; if the outbox refuses it, the desk is told and it is logged. The
+        item's state in the shipment's worklist (the catalog) follows the outcome either way, before the event
+        can be seen."""
+        self.catalog.record(event)
         try:
             await self.emit(event)
         except OutboxError:

@@ -9,6 +9,7 @@ It also keeps the tags the encoder tore (`torn_tags`): a write it started and di
 tag can be finished without `force` after the tag, or the daemon, comes back. A few hundred at most.
 """
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -19,6 +20,7 @@ from typing import Any
 
 from tagd.daemon.config.model import Config
 from tagd.daemon.logs import get_logger
+from tagd.daemon.store import worklist
 from tagd.daemon.store.delivery import (
     CatalogItem,
     DeliveryList,
@@ -28,13 +30,15 @@ from tagd.daemon.store.delivery import (
     parse_delivery_list,
 )
 from tagd.protocols import nw7
+from tagd.protocols.events import ItemEncoded, ItemEncodeRejected
+from tagd.protocols.spine import Audience, Genre, Origin
 from tagd.protocols.tagtypes import Binding, InsideCover, ItemKind, MarkScheme
 
 __all__ = ["Catalog", "CatalogError", "CatalogItem", "ImportResult", "import_file", "open_configured"]
 
 _log = get_logger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 _CHUNK = 500
 _COLUMNS = tuple(field.name for field in fields(CatalogItem))
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items WHERE item_id = ?"  # noqa: S608 - fixed column names
@@ -57,16 +61,32 @@ CREATE TABLE IF NOT EXISTS items (
     volume INTEGER,
     volumes INTEGER,
     set_price INTEGER,
+    audience TEXT,
+    origin TEXT,
+    genre TEXT,
     source TEXT NOT NULL,
     line INTEGER NOT NULL,
     imported_at TEXT NOT NULL
 ) WITHOUT ROWID
 """
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE items ADD COLUMN audience TEXT",
+        "ALTER TABLE items ADD COLUMN origin TEXT",
+        "ALTER TABLE items ADD COLUMN genre TEXT",
+    ),
+    3: worklist.MIGRATION,
+}
+"""The statements that bring a catalog of the version before up to this version; a new catalog is created
+at SCHEMA_VERSION directly. Each step runs in one transaction with its version stamp."""
 TORN_MAX = 500
 """Torn tags kept: a tag torn that many tears ago is forgotten (it then needs `force`, as before)."""
 _TORN_SCHEMA = """
 CREATE TABLE IF NOT EXISTS torn_tags (uid TEXT NOT NULL UNIQUE, item_id TEXT NOT NULL, torn_at TEXT NOT NULL)
 """
+
+
+_SCHEMAS = (_SCHEMA, _TORN_SCHEMA, *worklist.SCHEMAS)
 
 
 class CatalogError(Exception):
@@ -82,6 +102,8 @@ class ImportResult:
     encoding: str
     warnings: tuple[Problem, ...]
     ask_librarian: tuple[tuple[int, str], ...]
+    shipment: int | None = None
+    """The shipment (worklist.py) the list's items belong to now."""
 
 
 class Catalog:
@@ -99,11 +121,30 @@ class Catalog:
                 raise CatalogError(
                     f"{self.path}: written by a newer tagd (schema {version}, tagd knows {SCHEMA_VERSION})"
                 )
-            self._db.execute(_SCHEMA)
-            self._db.execute(_TORN_SCHEMA)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise CatalogError(f"{self.path}: cannot open the catalog: {exc}") from None
+
+    def _migrate(self) -> None:
+        """Creates a new catalog at SCHEMA_VERSION, or upgrades an older one step by step; concurrent
+        openers wait on the write lock and find the work done."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'items'").fetchone()
+            new = tables[0] == 0
+            if new or version < SCHEMA_VERSION:
+                if not new:
+                    for step in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+                        for statement in _MIGRATIONS[step]:
+                            self._db.execute(statement)
+                for statement in _SCHEMAS:
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def __enter__(self) -> "Catalog":
         return self
@@ -125,8 +166,11 @@ class Catalog:
         row = self._db.execute(_SELECT, (item_id,)).fetchone()
         return None if row is None else _item(row)
 
-    def import_list(self, delivery: DeliveryList, *, source: str, update: bool = False) -> ImportResult:
-        """Stores every item of `delivery` or, on any conflict or failure, none."""
+    def import_list(
+        self, delivery: DeliveryList, *, source: str, update: bool = False, digest: str = ""
+    ) -> ImportResult:
+        """Stores every item of `delivery` or, on any conflict or failure, none; the items are a shipment
+        (the same one as before when `digest`, the file's SHA-256, is that of an earlier import of it)."""
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         ids = [item.item_id for item in delivery.items]
         self._db.execute("BEGIN IMMEDIATE")
@@ -141,6 +185,7 @@ class Catalog:
                     for line, item in zip(delivery.lines, delivery.items, strict=True)
                 ),
             )
+            shipment = worklist.add_shipment(self._db, file_name=source, digest=digest, item_ids=ids)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -151,7 +196,28 @@ class Catalog:
             encoding=delivery.encoding,
             warnings=delivery.warnings,
             ask_librarian=delivery.ask_librarian,
+            shipment=shipment,
         )
+
+    def record(self, event: ItemEncoded | ItemEncodeRejected) -> None:
+        """The encoder's outcome moves the item's tagging state (worklist.py). A database error is logged:
+        the event itself is in the outbox, and the tag is written or not whatever the worklist says."""
+        try:
+            worklist.record(self._db, event)
+        except sqlite3.Error as exc:
+            _log.error(
+                "catalog.worklist_not_stored", path=str(self.path), item_id=event.item_id, error=str(exc)
+            )
+
+    def shipments(self) -> list[worklist.Shipment]:
+        return worklist.shipments(self._db)
+
+    def progress(self, shipment: int | None = None) -> worklist.Progress:
+        """Counts per state of one shipment, or of every item: for the desk's "128 / 300 済"."""
+        return worklist.progress(self._db, shipment)
+
+    def report_rows(self, shipment: int | None = None) -> list[worklist.ReportRow]:
+        return list(worklist.report_rows(self._db, shipment))
 
     def torn_item(self, uid: int) -> str | None:
         """The item the encoder began writing to this tag and did not finish, or None."""
@@ -209,6 +275,8 @@ def _item(row: Iterable[Any]) -> CatalogItem:
     values["binding"] = Binding(values["binding"])
     values["inside_cover"] = InsideCover(values["inside_cover"])
     values["kind"] = None if values["kind"] is None else ItemKind(values["kind"])
+    for name, kind in (("audience", Audience), ("origin", Origin), ("genre", Genre)):
+        values[name] = None if values[name] is None else kind(values[name])
     return CatalogItem(**values)
 
 
@@ -229,7 +297,8 @@ def import_file(
     delivery = parse_delivery_list(
         data, scheme=scheme, length=length, remainder=remainder, encoding=encoding, marks=marks
     )
-    return catalog.import_list(delivery, source=path.name, update=update)
+    digest = hashlib.sha256(data).hexdigest()
+    return catalog.import_list(delivery, source=path.name, update=update, digest=digest)
 
 
 def open_configured(config: Config) -> Catalog:

@@ -17,6 +17,7 @@ from typing import Literal
 
 from tagd.daemon.store.delivery_columns import COLUMNS, REQUIRED, Column, canonical_header, choose
 from tagd.protocols import nw7
+from tagd.protocols.spine import Audience, Genre, Origin
 from tagd.protocols.tagtypes import (
     Binding,
     Decision,
@@ -52,6 +53,10 @@ class CatalogItem:
     volume: int | None = None
     volumes: int | None = None
     set_price: int | None = None
+    audience: Audience | None = None
+    """一般書 or 児童書, for spine labels; the remaining two too (seed 004 §4)."""
+    origin: Origin | None = None
+    genre: Genre | None = None
 
     def tag_item(self, marks: MarkScheme = MarkScheme.CITY) -> Item:
         """The tag rule's input; without a kind the rule reads it from the call number."""
@@ -243,7 +248,7 @@ def _value(column: Column, value: str, scheme: str, length: int) -> object:
         return _yen(value)
     if column in ("volume", "volumes"):
         return _count(value)
-    if column in ("binding", "inside_cover", "kind"):
+    if column in ("binding", "inside_cover", "kind", "audience", "origin", "genre"):
         return choose(column, value)
     return value
 

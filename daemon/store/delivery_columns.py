@@ -8,6 +8,7 @@ import unicodedata
 from enum import StrEnum
 from typing import Literal
 
+from tagd.protocols.spine import Audience, Genre, Origin
 from tagd.protocols.tagtypes import Binding, InsideCover, ItemKind
 
 Column = Literal[
@@ -24,6 +25,9 @@ Column = Literal[
     "volume",
     "volumes",
     "set_price",
+    "audience",
+    "origin",
+    "genre",
 ]
 
 COLUMNS: dict[Column, tuple[str, ...]] = {
@@ -40,6 +44,9 @@ COLUMNS: dict[Column, tuple[str, ...]] = {
     "volume": ("volume", "巻次", "巻号", "巻"),
     "volumes": ("volumes", "巻数", "全巻数", "セット巻数"),
     "set_price": ("set_price", "セット価格"),
+    "audience": ("audience", "対象", "一般児童区分", "利用対象"),
+    "origin": ("origin", "絵本区分", "原作区分"),
+    "genre": ("genre", "紙芝居区分", "ジャンル"),
 }
 """The first name of each column is tagd's own; the others are what suppliers write."""
 
@@ -67,6 +74,21 @@ _WORDS: dict[str, dict[StrEnum, tuple[str, ...]]] = {
         ItemKind.AV: ("視聴覚", "視聴覚資料"),
         ItemKind.OTHER: ("その他",),
     },
+    "audience": {
+        Audience.GENERAL: ("一般", "一般書", "adult"),
+        Audience.CHILDREN: ("児童", "児童書", "child", "juvenile"),
+    },
+    "origin": {
+        Origin.JAPANESE: ("日本", "日本絵本", "国内"),
+        Origin.FOREIGN: ("外国", "外国絵本", "翻訳"),
+        Origin.FOREIGN_LANGUAGE: ("洋書", "洋書絵本", "foreign language"),
+    },
+    "genre": {
+        Genre.SOCIAL: ("社会",),
+        Genre.STORY: ("物語",),
+        Genre.EVENTS: ("行事",),
+        Genre.FOLK_TALE: ("昔話", "folk tale"),
+    },
 }
 
 
@@ -87,7 +109,8 @@ def canonical_header(name: str) -> Column | None:
 
 
 def choose(column: str, value: str) -> StrEnum:
-    """The option `value` names in `column` (binding, inside_cover or kind); ValueError says the choices."""
+    """The option `value` names in `column` (binding, inside_cover, kind, audience, origin, genre);
+    ValueError says the choices."""
     option = _VALUES[column].get(normal(value))
     if option is None:
         choices = (f"{option.value} ({'/'.join(words[:2])})" for option, words in _WORDS[column].items())
