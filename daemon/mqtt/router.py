@@ -63,6 +63,10 @@ class Topics:
     def status(self) -> str:
         return f"{self.prefix}/{self.station}/status"
 
+    @property
+    def display(self) -> str:
+        return f"{self.prefix}/{self.station}/display"
+
     def event(self, kind: str) -> str:
         return f"{self.prefix}/{self.station}/events/{kind}"
 
