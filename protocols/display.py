@@ -55,6 +55,7 @@ class DisplayCode(StrEnum):
     READER_AWAY = "reader_away"
     PASSWORD_REFUSED = "password_refused"  # noqa: S105 - a display code, not a password
     WRITING = "writing"
+    VERIFYING = "verifying"
     TAG_LEFT_WRITING = "tag_left_writing"
     TAG_BACK = "tag_back"
     ENCODED = "encoded"
@@ -106,6 +107,7 @@ TEMPLATES: dict[DisplayCode, str] = {
     DisplayCode.READER_AWAY: N_("the reader went away before writing: waiting for it"),
     DisplayCode.PASSWORD_REFUSED: N_("tag {uid} did not take the EAS/AFI password: lift it off the pad"),
     DisplayCode.WRITING: N_("{item_id}: writing tag {uid}"),
+    DisplayCode.VERIFYING: N_("{item_id}: verifying tag {uid}"),
     DisplayCode.TAG_LEFT_WRITING: N_(
         "tag {uid} left the pad while being written: put it back within {wait} s"
     ),
@@ -169,6 +171,7 @@ _LEVELS: dict[DisplayCode, Level] = {
     DisplayCode.READER_AWAY: Level.ALARM,
     DisplayCode.PASSWORD_REFUSED: Level.ATTENTION,
     DisplayCode.WRITING: Level.INFO,
+    DisplayCode.VERIFYING: Level.INFO,
     DisplayCode.TAG_LEFT_WRITING: Level.ATTENTION,
     DisplayCode.TAG_BACK: Level.INFO,
     DisplayCode.ENCODED: Level.SUCCESS,

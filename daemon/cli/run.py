@@ -32,20 +32,29 @@ def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     parser.add_argument(
         "--mqtt-url", metavar="URL", help="the broker, instead of the configuration's mqtt.url"
     )
+    parser.add_argument(
+        "--display-listen",
+        metavar="HOST:PORT|off",
+        help="where the station pages listen, instead of the configuration's display.listen",
+    )
     parser.set_defaults(handler=_run)
 
 
-def load(path: Path, mqtt_url: str | None) -> Config:
+def load(path: Path, mqtt_url: str | None, display_listen: str | None = None) -> Config:
     """The configuration with the command line's overrides on top."""
-    overrides = {"mqtt": {"url": mqtt_url}} if mqtt_url is not None else None
-    return load_config(path, overrides)
+    overrides: dict[str, dict[str, str]] = {}
+    if mqtt_url is not None:
+        overrides["mqtt"] = {"url": mqtt_url}
+    if display_listen is not None:
+        overrides["display"] = {"listen": display_listen}
+    return load_config(path, overrides or None)
 
 
 def _run(args: argparse.Namespace) -> int:
     from tagd.daemon.app import run_app  # noqa: PLC0415 - the daemon's imports are for `run` alone
 
     try:
-        config = load(args.config, args.mqtt_url)
+        config = load(args.config, args.mqtt_url, args.display_listen)
     except ConfigError as exc:
         lines = [str(exc)] if len(exc.problems) == 1 else [f"{args.config}: {p}" for p in exc.problems]
         for line in lines:

@@ -67,6 +67,9 @@ class Topics:
     def display(self) -> str:
         return f"{self.prefix}/{self.station}/display"
 
+    def command(self, name: str) -> str:
+        return f"{self.prefix}/{self.station}/cmd/{name}"
+
     def event(self, kind: str) -> str:
         return f"{self.prefix}/{self.station}/events/{kind}"
 

@@ -330,6 +330,15 @@ class TagWriter:
                 if attempts > 1:
                     memory = await self._memory(uid, profile)
                 given = await self._write_sequence(uid, profile, data, memory)
+                self.pad.display(
+                    DisplayState.of(
+                        DisplayCode.VERIFYING,
+                        item_id=job.item_id,
+                        title=job.title,
+                        uid=shown,
+                        product=profile.product,
+                    )
+                )
                 await self._verify(uid, profile, expected, _span(data, memory, size))
                 await self._protect(uid, profile, given=given)
                 await self._lock(uid, profile.blocks_to_lock(len(data)))
