@@ -77,6 +77,7 @@ def station_config(
             "reconnect_max_seconds": 1.0,
         },
         "log": {"format": "json", "level": "debug"},
+        "display": {"listen": "off"},  # the pages' own tests (test_pages.py) pick a free port
     }
     for key, value in sections.items():
         if isinstance(value, Mapping) and isinstance(document.get(key), dict):

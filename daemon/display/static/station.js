@@ -131,7 +131,6 @@
             el("li", { class: index < step ? "done" : index === step ? "current" : "todo" },
               (index < step || step === 3 ? "✔ " : index === step ? "▶ " : "・") + T[key])))) : null));
     }
-    parts.push(operatorPanel());
     parts.push(recent());
     return parts;
   }
@@ -143,18 +142,25 @@
     return -1;
   }
 
+  // The sign-in form is drawn once (typing must survive the pushes); its parts are updated in place.
+  let operatorForm = null;
   function operatorPanel() {
-    const input = el("input", { id: "operator-name", type: "text", placeholder: T.operator_name, autocomplete: "off" });
-    const signedIn = view.operator;
+    if (operatorForm === null) {
+      const input = el("input", { id: "operator-name", type: "text", placeholder: T.operator_name, autocomplete: "off" });
+      operatorForm = el("section", { class: "panel operator", id: "operator" },
+        el("h2", {}, T.operator),
+        el("div", { class: "operator-now", id: "operator-now" }),
+        el("form", { onsubmit: (event) => { event.preventDefault(); signIn(input.value.trim() || null); input.value = ""; } },
+          input, el("button", { type: "submit", id: "sign-in" }, T.sign_in),
+          el("button", { type: "button", id: "sign-out", onclick: () => signIn(null) }, T.sign_out)),
+        el("div", { class: "counts", id: "counts" }));
+    }
+    operatorForm.querySelector("#operator-now").textContent = view.operator || T.nobody;
+    operatorForm.querySelector("#sign-out").hidden = !view.operator;
     const counts = Object.entries(view.counts);
-    return el("section", { class: "panel operator", id: "operator" },
-      el("h2", {}, T.operator),
-      el("div", { class: "operator-now", id: "operator-now" }, signedIn || T.nobody),
-      el("form", { onsubmit: (event) => { event.preventDefault(); signIn(input.value.trim() || null); } },
-        input, el("button", { type: "submit", id: "sign-in" }, T.sign_in),
-        signedIn ? el("button", { type: "button", id: "sign-out", onclick: () => signIn(null) }, T.sign_out) : null),
-      counts.length ? el("div", { class: "counts", id: "counts" }, el("h3", {}, T.today),
-        el("ul", {}, counts.map(([name, count]) => el("li", {}, el("span", {}, name), el("b", {}, String(count)))))) : null);
+    operatorForm.querySelector("#counts").replaceChildren(...(counts.length ? [el("h3", {}, T.today),
+      el("ul", {}, counts.map(([name, count]) => el("li", {}, el("span", {}, name), el("b", {}, String(count)))))] : []));
+    return operatorForm;
   }
 
   function recent(title) {
@@ -251,12 +257,14 @@
   async function signIn(name) { await post("/operator", { operator: name }); }
 
   // -- drawing and the live feed ------------------------------------------------------------------------------
+  const live = el("div", { id: "live" });
+  app.append(live);
+  if (view.role === "encoder") app.append(operatorPanel());
   function draw() {
-    const focused = document.activeElement && document.activeElement.id === "operator-name" ? document.activeElement.value : null;
     document.body.className = "station role-" + view.role + " level-" + view.display.level + (connected ? "" : " offline");
     const role = { encoder, checkout, gate, checkin }[view.role];
-    app.replaceChildren(header(), ...banners(), state(), ...(role ? role() : []).flat().filter(Boolean));
-    if (focused !== null) { const input = document.getElementById("operator-name"); input.value = focused; input.focus(); }
+    live.replaceChildren(header(), ...banners(), state(), ...(role ? role() : []).flat().filter(Boolean));
+    if (view.role === "encoder") operatorPanel();
     document.body.dataset.version = String(view.version);
     document.body.dataset.connected = connected ? "1" : "0";
   }
