@@ -1,4 +1,5 @@
-"""`tagd demo [--port N] [--speed X] [--once]`: the demo branch, its scripted day and the live feed.
+"""`tagd demo [--port N] [--speed X] [--once] [--display-listen HOST:PORT|off] [--lang ja|en]`: the demo
+branch, its scripted day, the live feed and the station pages.
 
 Exit codes: 0 after the day (--once) or Ctrl-C; 69 the embedded broker cannot listen (the port is taken);
 70 a step of the day did not produce its events (the message says which); 78 a bad demo configuration.

@@ -24,7 +24,7 @@ from tagd.daemon.demo.broker import HOST, PROTOCOL, EmbeddedBroker
 from tagd.daemon.demo.day import Day, Stations
 from tagd.daemon.demo.desk import DemoClient, DemoStepError
 from tagd.daemon.monitor.follow import Connection, follow
-from tagd.daemon.monitor.render import EventPrinter
+from tagd.daemon.monitor.render import EventPrinter, use_language
 from tagd.daemon.signals import stop_on_signals
 from tagd.protocols import events as ev
 from tagd.protocols.i18n import Language
@@ -74,6 +74,7 @@ async def run_demo(
     """The demo until the day is done (`once`) or `stop` is set; the events seen. Raises DemoStepError when a
     step did not produce its events, BrokerStartError when the port is taken."""
     printer = printer or EventPrinter()
+    use_language(options.language)
     stop = stop or asyncio.Event()
     for name in _NOISY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.CRITICAL)

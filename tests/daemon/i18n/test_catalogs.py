@@ -16,7 +16,7 @@ def _extracted() -> set[str]:
     found: set[str] = set()
     for folder in ("protocols", "daemon"):
         for _file, _line, message, _comments, _context in extract_from_dir(
-            ROOT / folder, method_map=[("**.py", "python")], keywords={"N_": None, "_": None}
+            ROOT / folder, method_map=[("**.py", "python")], keywords={"N_": None, "_t": None}
         ):
             found.add(message if isinstance(message, str) else message[0])
     return found
