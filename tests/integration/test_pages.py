@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tagd.daemon.app import App
 from tagd.drivers.sim.reader import default_world
+from tagd.protocols.display import DisplayCode, DisplayMessage
 
 from .broker import Broker
 from .browser import SCREENSHOTS, WAIT_S, act, chromium, screenshot, wait_gone, wait_text
@@ -333,3 +335,33 @@ async def test_the_checkout_page_at_1920_by_1080(tmp_path: Path, broker: Broker)
             await wait_text(wide, "pad", "吾輩は猫である")
             await wait_text(wide, "pad", "セキュリティ設定済み")
             await screenshot(wide, "checkout-1920")
+
+
+async def test_the_desk_state_is_published_retained_on_the_display_topic(
+    tmp_path: Path, broker: Broker
+) -> None:
+    async with branch(tmp_path, broker, language="ja") as library:
+        name = library.names["encoder"]
+        await library.scan("encoder", CAT)
+        topic = f"tagd/{name}/display"
+
+        async def first(*, retained: bool) -> DisplayMessage:
+            """The first put_tag state on the topic; a late subscriber gets it at once, retained."""
+            async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+                await client.subscribe(topic, qos=1)
+                async for message in client.messages:
+                    assert isinstance(message.payload, bytes)
+                    shown = DisplayMessage.model_validate_json(message.payload)
+                    if retained:
+                        assert message.retain
+                        return shown
+                    if shown.code is DisplayCode.PUT_TAG:
+                        return shown
+            raise AssertionError("the subscription ended")
+
+        await asyncio.wait_for(first(retained=False), WAIT_S)  # published (live or retained)
+        shown = await asyncio.wait_for(first(retained=True), WAIT_S)
+        assert shown.code is DisplayCode.PUT_TAG
+        assert (shown.level, shown.language, shown.params["item_id"]) == ("info", "ja", CAT)
+        assert shown.params["product"] == "U-TAG-L301"
+        assert "透明タグ U-TAG-L301" in shown.text

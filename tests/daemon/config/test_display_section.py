@@ -1,0 +1,34 @@
+"""`[display]`: where the station pages listen, their language, and the token beyond loopback."""
+
+from pathlib import Path
+
+import pytest
+
+from tagd.daemon.cli.run import load
+from tagd.daemon.config.model import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "tagd.example.toml"
+
+
+def test_on_loopback_by_default_in_japanese() -> None:
+    display = load(EXAMPLE, None).display
+    assert (display.listen, display.language, display.enabled, display.loopback) == (
+        "127.0.0.1:8080", "ja", True, True
+    )  # fmt: skip
+
+
+def test_the_command_line_overrides_it_and_off_turns_it_off() -> None:
+    assert load(EXAMPLE, None, "off").display.enabled is False
+    display = load(EXAMPLE, "mqtt://127.0.0.1:1999", "127.0.0.1:9090").display
+    assert (display.host, display.port) == ("127.0.0.1", 9090)
+
+
+@pytest.mark.parametrize("listen", ["8080", "localhost:", "127.0.0.1:http", "127.0.0.1:70000"])
+def test_a_bad_listen_address_names_the_key(listen: str) -> None:
+    with pytest.raises(ConfigError, match=r"display\.listen"):
+        load(EXAMPLE, None, listen)
+
+
+def test_beyond_loopback_a_token_is_required() -> None:
+    with pytest.raises(ConfigError, match=r"beyond loopback: set display\.token"):
+        load(EXAMPLE, None, "0.0.0.0:8080")
