@@ -151,7 +151,7 @@ class Station:
         self.display_state = state
         self.display_line = english(state)
         log.info(
-            "station.display", station=self.name, code=str(state.code), level=str(state.level),
+            "station.display", station=self.name, code=str(state.code), display_level=str(state.level),
             line=self.display_line,
         )
         language = self.config.display.language
