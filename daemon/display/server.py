@@ -33,7 +33,7 @@ from tagd.daemon.stations.base import Station
 from tagd.daemon.store.outbox import Outbox
 from tagd.protocols.events import Envelope
 
-__all__ = ["DisplayServer"]
+__all__ = ["DisplayListenError", "DisplayServer"]
 
 log = get_logger(__name__)
 
@@ -47,6 +47,10 @@ CSP = (
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class DisplayListenError(OSError):
+    """The pages cannot listen where `[display] listen` says (the port is taken, the address is not ours)."""
 
 
 class DisplayServer:
@@ -80,9 +84,10 @@ class DisplayServer:
         site = web.TCPSite(runner, self.settings.host, self.settings.port, reuse_address=True)
         try:
             await site.start()
-        except OSError:
+        except OSError as exc:
             await runner.cleanup()
-            raise
+            why = exc.strerror or str(exc)
+            raise DisplayListenError(f"display.listen {self.settings.listen}: {why}") from exc
         self._runner = runner
         port = _bound_port(runner) or self.settings.port
         host = self.settings.host

@@ -1,9 +1,11 @@
 """`[display]`: where the station pages listen, their language, and the token beyond loopback."""
 
+import socket
 from pathlib import Path
 
 import pytest
 
+from tagd.daemon.cli import main
 from tagd.daemon.cli.run import load
 from tagd.daemon.config.model import ConfigError
 
@@ -32,3 +34,18 @@ def test_a_bad_listen_address_names_the_key(listen: str) -> None:
 def test_beyond_loopback_a_token_is_required() -> None:
     with pytest.raises(ConfigError, match=r"beyond loopback: set display\.token"):
         load(EXAMPLE, None, "0.0.0.0:8080")
+
+
+def test_a_taken_port_exits_69_with_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "tagd.toml"
+    example = EXAMPLE.read_text(encoding="utf-8")
+    text = example.replace('state_dir = "/var/lib/tagd"', f'state_dir = "{tmp_path}"')
+    config.write_text(text, encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["run", "--config", str(config), "--mqtt-url", "mqtt://127.0.0.1:9", "--display-listen",
+                     f"127.0.0.1:{port}"])  # fmt: skip
+    assert code == 69
+    assert f"display.listen 127.0.0.1:{port}: " in capsys.readouterr().err
