@@ -94,7 +94,7 @@ class DisplayServer:
         shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host  # noqa: S104
         self.base_url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
         for name, station in self.stations.items():
-            view = StationView(station, self.settings.language, self.url(name))
+            view = StationView(station, self.settings.language, self.url(name), self._wake)
             self.views[name] = view
             station.link.set_display_url(self.url(name))
         self.outbox.observe(self._on_event)
@@ -117,7 +117,6 @@ class DisplayServer:
         view = self.views.get(event.station)
         if view is not None:
             view.on_event(event)
-            self._wake()
 
     def _wake(self) -> None:
         for stream in self._streams:
@@ -134,7 +133,6 @@ class DisplayServer:
                 if seen.get(name) != now:
                     seen[name] = now
                     view.touch()
-            self._wake()
             await asyncio.sleep(STATUS_POLL_SECONDS)
 
     # -- safety ----------------------------------------------------------------------------------------------

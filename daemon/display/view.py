@@ -6,8 +6,8 @@ outcomes, and per role the pad (checkout), the alarms (gate) or the returns with
 Pushing the whole view (a few kB) keeps the page a pure function of it: a page that reconnects is current.
 """
 
-import asyncio
 from collections import Counter, deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,13 +51,16 @@ _OUTCOMES = frozenset(
 
 
 class StationView:
-    """One station's page state; `changed` is set whenever the view differs (the SSE streams wait on it)."""
+    """One station's page state; `version` grows and `on_change()` runs whenever the view differs (the
+    server wakes its event streams)."""
 
-    def __init__(self, station: Station, language: Language, url: str) -> None:
+    def __init__(
+        self, station: Station, language: Language, url: str, on_change: Callable[[], None]
+    ) -> None:
         self.station = station
         self.language = language
         self.url = url
-        self.changed = asyncio.Event()
+        self.on_change = on_change
         self.version = 0
         self._display: dict[str, Any] = self._state(station.display_state, datetime.now(UTC))
         self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_MAX)
@@ -112,7 +115,7 @@ class StationView:
 
     def touch(self) -> None:
         self.version += 1
-        self.changed.set()
+        self.on_change()
 
     def _count(self, operator: str) -> None:
         today = datetime.now(UTC).astimezone().date()
