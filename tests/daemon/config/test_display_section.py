@@ -1,11 +1,12 @@
 """`[display]`: where the station pages listen, their language, and the token beyond loopback."""
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tagd.daemon.cli import main
 from tagd.daemon.cli.run import load
 from tagd.daemon.config.model import ConfigError
 
@@ -36,16 +37,17 @@ def test_beyond_loopback_a_token_is_required() -> None:
         load(EXAMPLE, None, "0.0.0.0:8080")
 
 
-def test_a_taken_port_exits_69_with_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_taken_port_exits_69_with_the_key(tmp_path: Path) -> None:
+    """In a process of its own: `tagd run` configures the process's logging."""
     config = tmp_path / "tagd.toml"
     example = EXAMPLE.read_text(encoding="utf-8")
-    text = example.replace('state_dir = "/var/lib/tagd"', f'state_dir = "{tmp_path}"')
-    config.write_text(text, encoding="utf-8")
+    config.write_text(example.replace('state_dir = "/var/lib/tagd"', f'state_dir = "{tmp_path}"'), "utf-8")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code = main(["run", "--config", str(config), "--mqtt-url", "mqtt://127.0.0.1:9", "--display-listen",
-                     f"127.0.0.1:{port}"])  # fmt: skip
-    assert code == 69
-    assert f"display.listen 127.0.0.1:{port}: " in capsys.readouterr().err
+        command = [sys.executable, "-m", "tagd.daemon", "run", "--config", str(config)]
+        command += ["--mqtt-url", "mqtt://127.0.0.1:9", "--display-listen", f"127.0.0.1:{port}"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 69, done.stderr[-2000:]
+    assert f"tagd: display.listen 127.0.0.1:{port}: " in done.stderr
