@@ -365,3 +365,13 @@ async def test_the_desk_state_is_published_retained_on_the_display_topic(
         assert (shown.level, shown.language, shown.params["item_id"]) == ("info", "ja", CAT)
         assert shown.params["product"] == "U-TAG-L301"
         assert "透明タグ U-TAG-L301" in shown.text
+
+
+async def test_a_lost_broker_shows_a_banner(tmp_path: Path, broker: Broker, browser: WebDriver) -> None:
+    async with branch(tmp_path, broker) as library:
+        await open_page(browser, library.url("gate"))
+        await wait_gone(browser, "lost-broker")
+        broker.stop()
+        banner = await wait_text(browser, "lost-broker", "MQTTブローカ")
+        assert "送信待ち" in banner
+        await screenshot(browser, "gate-broker-lost")
