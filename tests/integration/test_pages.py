@@ -375,3 +375,26 @@ async def test_a_lost_broker_shows_a_banner(tmp_path: Path, broker: Broker, brow
         banner = await wait_text(browser, "lost-broker", "MQTTブローカ")
         assert "送信待ち" in banner
         await screenshot(browser, "gate-broker-lost")
+
+
+async def test_a_check_in_for_another_library_says_transit_with_the_pickup_library(
+    tmp_path: Path, broker: Broker, browser: WebDriver
+) -> None:
+    async with branch(tmp_path, broker) as library:
+        uid = await library.encoded(OTHER, "U-TAG-L1000M")
+        hold = {
+            "hold_id": "H-78",
+            "patron_ref": "p-0043",
+            "pickup_library": "north",
+            "notify": "email",
+            "placed_at": "2026-11-21T10:00:00+09:00",
+            "type": "single",
+        }
+        await library.desk.publish(f"tagd/holds/{OTHER}", {"holds": [hold]}, retain=True)
+        await open_page(browser, library.url("checkin"))
+        await library.place("checkin", uid=uid)
+        results = await wait_text(browser, "results", "回送")
+        assert "受取館: north" in results
+        assert "坊っちゃん" in results
+        await wait_gone(browser, "hold-slip")  # a slip is for the hold shelf only
+        await screenshot(browser, "checkin-transit")
