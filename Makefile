@@ -3,11 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := mosquitto mosquitto-clients pcscd libpcsclite-dev vsmartcard-vpcd swig python3-venv python3-dev gcc openssl poppler-utils zbar-tools fonts-noto-cjk
+APT_PACKAGES := mosquitto mosquitto-clients pcscd libpcsclite-dev vsmartcard-vpcd swig python3-venv python3-dev gcc openssl \
+	chromium chromium-driver fonts-noto-cjk poppler-utils zbar-tools
 PY_SOURCES := daemon drivers protocols
 DOC_TOOLS := docs/tagd_docs
 
-.PHONY: run test lint typecheck unit deps venv bench fuzz clean soak docs
+.PHONY: run test lint typecheck unit deps venv bench fuzz clean soak docs i18n
 
 run: deps venv
 	$(BIN)/tagd demo
@@ -27,7 +28,18 @@ deps:
 	fi
 
 # The venv is rebuilt when pyproject.toml changes. The editable install finds new modules by itself.
-venv: $(VENV)/.installed
+# The gettext catalogs (.po in the repo) are compiled to .mo beside them (the wheel compiles its own: setup.py).
+LOCALES := daemon/i18n/locale
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard $(LOCALES)/*/LC_MESSAGES/tagd.po))
+venv: $(VENV)/.installed $(MO_FILES)
+%.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel compile -D tagd -i $< -o $@
+
+# Staff texts: extract every _() / N_() into the template, then merge it into each language's .po file.
+i18n: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _t --no-location --sort-output --project tagd \
+	  -o $(LOCALES)/tagd.pot protocols daemon
+	$(BIN)/pybabel update -D tagd -i $(LOCALES)/tagd.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Iterable
 
 from tagd.daemon.config.model import Config, load_tag_profiles
+from tagd.daemon.display.server import DisplayServer
 from tagd.daemon.holds.ledger import HoldLedger
 from tagd.daemon.holds.trap import Clock, HoldDesk
 from tagd.daemon.logs import configure_logging, get_logger
@@ -54,6 +55,8 @@ class App:
         self.holds: HoldDesk | None = None
         self.sims: dict[str, SimControl] = {}
         """The sim/ handlers of each station on sim: hardware."""
+        self.display: DisplayServer | None = None
+        """The station pages (daemon/display), unless `[display] listen` is off."""
         self.ready = asyncio.Event()
 
     def station(self, name: str) -> Station:
@@ -95,8 +98,13 @@ class App:
                 ledger = await HoldLedger.open(self.config.holds_path)
                 self.holds = HoldDesk(ledger, self.config.holds, self.clock)
             self._build(self.outbox, self.catalog, profiles)
+            if self.config.display.enabled:
+                self.display = DisplayServer(self.config.display, self.stations, self.outbox)
+                await self.display.start()
             await self._serve(stop)
         finally:
+            if self.display is not None:
+                await self.display.close()
             if ledger is not None:
                 await ledger.close()
             await self.outbox.close()

@@ -201,6 +201,16 @@ class SecurityCommand(Command):
     secured: bool = Field(description="true: secure (AFI secured, EAS on); false: release for loan")
 
 
+class OperatorCommand(Command):
+    """Who works at this encoder desk now (a name or staff code: counted, not authenticated); null signs out.
+    `item.encoded` and `item.encode_rejected` carry it."""
+
+    NAME = "operator"
+    operator: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)] | None = (
+        Field(description="the operator's name or staff code; null: nobody signed in")
+    )
+
+
 class SimCommand(Request):
     """Simulator control: only for `sim:` stations. With a request_id it gets a reply, as a command does."""
 
@@ -237,7 +247,9 @@ class SimCard(SimCommand):
     id: Ref = Field(description="the card number")
 
 
-COMMANDS: dict[str, type[Command]] = {cls.NAME: cls for cls in (EncodeCommand, SecurityCommand)}
+COMMANDS: dict[str, type[Command]] = {
+    cls.NAME: cls for cls in (EncodeCommand, SecurityCommand, OperatorCommand)
+}
 SIM_COMMANDS: dict[str, type[SimCommand]] = {cls.NAME: cls for cls in (SimPlace, SimRemove, SimScan, SimCard)}
 
 

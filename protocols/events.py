@@ -142,6 +142,7 @@ class ItemEncoded(EventData):
         default=None, description="the cmd/encode this answers; null after a scan"
     )
     title: Text | None = Field(default=None, description="from the station catalog, when known")
+    operator: Text | None = Field(default=None, description="who was signed in at the desk (cmd/operator)")
 
 
 class ItemEncodeRejected(EventData):
@@ -167,6 +168,7 @@ class ItemEncodeRejected(EventData):
     )
     barcode_reason: BarcodeReason | None = Field(default=None, description="for bad_barcode")
     raw: Text | None = Field(default=None, description="for bad_barcode: the scan as read")
+    operator: Text | None = Field(default=None, description="who was signed in at the desk (cmd/operator)")
 
 
 class BarcodeScanned(EventData):

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from tagd.protocols.i18n import N_
+
 ItemId = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9]{9}$"),
@@ -76,19 +78,25 @@ class RejectReason(StrEnum):
 
 
 REJECT_REASON_TEXTS: dict[RejectReason, str] = {
-    RejectReason.ASK_LIBRARIAN: "the tag rule cannot decide (rule_reason): a librarian must say which tag",
-    RejectReason.WRONG_TAG_TYPE: "the tag on the pad is not the product the rule requires (required/found)",
-    RejectReason.TAG_IN_USE: "the tag carries another item (existing_item_id); cmd/encode force overwrites",
-    RejectReason.NO_TAG: "no tag came onto the pad in time",
-    RejectReason.SEVERAL_TAGS: "more than one tag is on the pad: encode one at a time",
-    RejectReason.UNKNOWN_TAG: "no tag profile recognises the tag (see detail)",
-    RejectReason.WRITE_FAILED: "the tag refused a write or a lock (see detail)",
-    RejectReason.VERIFY_FAILED: "the read-back differs from what was written",
-    RejectReason.TAG_LOST: "the tag left the field mid-write and did not come back in time",
-    RejectReason.READER_LOST: "the reader went away during the encoding",
-    RejectReason.BAD_BARCODE: "the scan is not a valid registration number (barcode_reason, raw)",
-    RejectReason.UNKNOWN_ITEM: "the item is not in the station catalog and no cmd/encode named it",
-    RejectReason.SUPERSEDED: "a newer scan or command replaced this one before a tag was written",
+    RejectReason.ASK_LIBRARIAN: N_(
+        "the tag rule cannot decide (rule_reason): a librarian must say which tag"
+    ),
+    RejectReason.WRONG_TAG_TYPE: N_(
+        "the tag on the pad is not the product the rule requires (required/found)"
+    ),
+    RejectReason.TAG_IN_USE: N_(
+        "the tag carries another item (existing_item_id); cmd/encode force overwrites"
+    ),
+    RejectReason.NO_TAG: N_("no tag came onto the pad in time"),
+    RejectReason.SEVERAL_TAGS: N_("more than one tag is on the pad: encode one at a time"),
+    RejectReason.UNKNOWN_TAG: N_("no tag profile recognises the tag (see detail)"),
+    RejectReason.WRITE_FAILED: N_("the tag refused a write or a lock (see detail)"),
+    RejectReason.VERIFY_FAILED: N_("the read-back differs from what was written"),
+    RejectReason.TAG_LOST: N_("the tag left the field mid-write and did not come back in time"),
+    RejectReason.READER_LOST: N_("the reader went away during the encoding"),
+    RejectReason.BAD_BARCODE: N_("the scan is not a valid registration number (barcode_reason, raw)"),
+    RejectReason.UNKNOWN_ITEM: N_("the item is not in the station catalog and no cmd/encode named it"),
+    RejectReason.SUPERSEDED: N_("a newer scan or command replaced this one before a tag was written"),
 }
 
 
@@ -145,6 +153,9 @@ class Status(Model):
     )
     outbox_full: bool = Field(
         default=False, description="the outbox refuses events: the station refuses work"
+    )
+    display: Text | None = Field(
+        default=None, description="the URL of the station's page (null when the pages are off)"
     )
 
     def to_json(self) -> bytes:

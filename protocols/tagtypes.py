@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from tagd.protocols.errors import ProtocolError
+from tagd.protocols.i18n import N_
 
 
 class ItemKind(StrEnum):
@@ -112,54 +113,74 @@ _RULE_2_JA = "② 大型絵本(表紙の裏が白の本のみ)"
 
 REASON_TEXTS: dict[Reason, tuple[str, str | None]] = {
     Reason.DEFAULT_TRANSPARENT: (
-        "books take the transparent tag when neither rule ① nor ② applies",
+        N_("books take the transparent tag when neither rule ① nor ② applies"),
         "原則、図書用ICタグ(透明タグ:U-TAG-L301)を使用する",
     ),
-    Reason.HARDCOVER: ("hardcover: the white tag (rule ①)", _RULE_1_JA),
-    Reason.WHITE_INSIDE_COVER: ("large picture book, white inside cover: the white tag (rule ②)", _RULE_2_JA),
+    Reason.HARDCOVER: (N_("hardcover: the white tag (rule ①)"), _RULE_1_JA),
+    Reason.WHITE_INSIDE_COVER: (
+        N_("large picture book, white inside cover: the white tag (rule ②)"),
+        _RULE_2_JA,
+    ),
     Reason.KAMISHIBAI: (
-        "kamishibai: the white tag on the centre of the back cover, then a protective seal",
+        N_("kamishibai: the white tag on the centre of the back cover, then a protective seal"),
         "紙芝居は、裏表紙の中央に白タグ貼付後、保護シールを貼付する。",
     ),
     Reason.LIBRARIAN_OVERRIDE: (
-        "a librarian's instruction overrides the rule",
+        N_("a librarian's instruction overrides the rule"),
         "市立図書館員の指示が別にあった場合はこれに従うこと。",
     ),
     Reason.COLOURED_INSIDE_COVER: (
-        "large picture book whose inside cover is not white: rule ② does not apply, the placement is unclear",
+        N_(
+            "large picture book whose inside cover is not white: rule ② does not apply,"
+            " the placement is unclear"
+        ),
         _ASK_JA,
     ),
     Reason.CLOTH_BINDING: (
-        "cloth (fabric) book: neither rule applies and the fabric gives the tag no clear place"
-        " (a cloth-covered hardcover is recorded as hardcover)",
+        N_(
+            "cloth (fabric) book: neither rule applies and the fabric gives the tag no clear place"
+            " (a cloth-covered hardcover is recorded as hardcover)"
+        ),
         _ASK_JA,
     ),
-    Reason.BINDING_UNKNOWN: ("the binding is not known, and rule ① (hardcover) depends on it", _RULE_1_JA),
+    Reason.BINDING_UNKNOWN: (
+        N_("the binding is not known, and rule ① (hardcover) depends on it"),
+        _RULE_1_JA,
+    ),
     Reason.INSIDE_COVER_UNKNOWN: (
-        "the inside-cover colour is not known, and rule ② (large picture book, white inside) depends on it",
+        N_(
+            "the inside-cover colour is not known,"
+            " and rule ② (large picture book, white inside) depends on it"
+        ),
         _RULE_2_JA,
     ),
-    Reason.NO_FREE_SPOT: ("no free spot for the tag, not even on the endpaper or the next page", _PLACE_JA),
-    Reason.TAG_LARGER_THAN_ITEM: ("the tag is larger than the item", _PLACE_JA),
-    Reason.PLACEMENT_UNCLEAR: ("the operator cannot tell where the tag goes", _ASK_JA),
-    Reason.AV_NOT_COVERED: ("audio-visual item: the tag rule covers books and kamishibai only", _ASK_JA),
-    Reason.KIND_NOT_COVERED: ("the tag rule covers books and kamishibai only", _ASK_JA),
-    Reason.KIND_MISSING: ("the item kind is not known: give the kind or the call number", None),
-    Reason.UNKNOWN_SHELVING_MARK: ("the call number carries a shelving mark tagd does not know", None),
-    Reason.CALL_NUMBER_UNREADABLE: ("the call number cannot be read", None),
-    Reason.CALL_NUMBER_AMBIGUOUS: ("the call number does not settle the item kind", None),
-    Reason.KIND_CONFLICTS_WITH_CALL_NUMBER: ("the item kind and the call number disagree", None),
+    Reason.NO_FREE_SPOT: (
+        N_("no free spot for the tag, not even on the endpaper or the next page"),
+        _PLACE_JA,
+    ),
+    Reason.TAG_LARGER_THAN_ITEM: (N_("the tag is larger than the item"), _PLACE_JA),
+    Reason.PLACEMENT_UNCLEAR: (N_("the operator cannot tell where the tag goes"), _ASK_JA),
+    Reason.AV_NOT_COVERED: (N_("audio-visual item: the tag rule covers books and kamishibai only"), _ASK_JA),
+    Reason.KIND_NOT_COVERED: (N_("the tag rule covers books and kamishibai only"), _ASK_JA),
+    Reason.KIND_MISSING: (N_("the item kind is not known: give the kind or the call number"), None),
+    Reason.UNKNOWN_SHELVING_MARK: (N_("the call number carries a shelving mark tagd does not know"), None),
+    Reason.CALL_NUMBER_UNREADABLE: (N_("the call number cannot be read"), None),
+    Reason.CALL_NUMBER_AMBIGUOUS: (N_("the call number does not settle the item kind"), None),
+    Reason.KIND_CONFLICTS_WITH_CALL_NUMBER: (N_("the item kind and the call number disagree"), None),
 }
 """English for the desk, and the specification's own words (None where the reason is tagd's own)."""
 
 PLACEMENT_TEXTS: dict[Placement, str] = {
     Placement.INSIDE_FRONT_COVER: (
-        "inside the front cover on the page side, about 5 cm from the bottom edge and 1-3 cm from the gutter"
-        " (spine on the left; Ueki: on the right); move it off the colophon, ISBN, author or content text,"
-        " failing that use the front endpaper or the next page"
+        N_(
+            "inside the front cover on the page side, about 5 cm from the bottom edge"
+            " and 1-3 cm from the gutter (spine on the left; Ueki: on the right);"
+            " move it off the colophon, ISBN, author or content text,"
+            " failing that use the front endpaper or the next page"
+        )
     ),
-    Placement.BACK_COVER_CENTRE: "the centre of the back cover",
-    Placement.AS_INSTRUCTED: "where the librarian instructs",
+    Placement.BACK_COVER_CENTRE: N_("the centre of the back cover"),
+    Placement.AS_INSTRUCTED: N_("where the librarian instructs"),
 }
 
 

@@ -1,4 +1,5 @@
-"""`tagd demo [--port N] [--speed X] [--once]`: the demo branch, its scripted day and the live feed.
+"""`tagd demo [--port N] [--speed X] [--once] [--display-listen HOST:PORT|off] [--lang ja|en]`: the demo
+branch, its scripted day, the live feed and the station pages.
 
 Exit codes: 0 after the day (--once) or Ctrl-C; 69 the embedded broker cannot listen (the port is taken);
 70 a step of the day did not produce its events (the message says which); 78 a bad demo configuration.
@@ -20,6 +21,13 @@ def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     add("--port", type=_port, default=0, help="the embedded broker's port on 127.0.0.1 (default: a free one)")
     add("--speed", type=_speed, default=1.0, help="narration pace: 2 twice as fast, 0 no pauses (default 1)")
     add("--once", action="store_true", help="exit after the scripted day instead of running until Ctrl-C")
+    add(
+        "--display-listen",
+        metavar="HOST:PORT|off",
+        default="127.0.0.1:8080",
+        help="where the station pages listen (default 127.0.0.1:8080; a taken port falls back to a free one)",
+    )
+    add("--lang", choices=("ja", "en"), default="ja", help="the language of the pages (default ja)")
     parser.set_defaults(handler=_demo)
 
 
@@ -49,7 +57,14 @@ def _demo(args: argparse.Namespace) -> int:
     from tagd.daemon.demo.runner import DemoOptions, DemoStepError, run_demo  # noqa: PLC0415
 
     try:
-        asyncio.run(run_demo(DemoOptions(port=args.port, speed=args.speed, once=args.once)))
+        options = DemoOptions(
+            port=args.port,
+            speed=args.speed,
+            once=args.once,
+            display_listen=args.display_listen,
+            language=args.lang,
+        )
+        asyncio.run(run_demo(options))
     except BrokerStartError as exc:
         print(f"tagd: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE

@@ -1,4 +1,5 @@
-"""`tagd monitor [--mqtt-url URL] [--prefix P] [--json]`: follow every station's status and events.
+"""`tagd monitor [--mqtt-url URL] [--prefix P] [--json] [--lang ja|en]`: follow every station's status and
+events.
 
 The feed is for people (colour on a terminal); --json prints each message as one JSON line for scripts.
 Credentials: --username, and the password from $TAGD_MQTT__PASSWORD (as for the daemon), never on the
@@ -29,6 +30,7 @@ def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     add("--prefix", default="tagd", help="the topic prefix (default tagd)")
     add("--json", action="store_true", help="one JSON line per message: topic, retain, payload")
     add("--username", help=f"MQTT user name; the password is read from ${PASSWORD_VARIABLE}")
+    add("--lang", choices=("ja", "en"), default="ja", help="the feed's language (default ja)")
     parser.set_defaults(handler=_monitor)
 
 
@@ -37,7 +39,9 @@ def _monitor(args: argparse.Namespace) -> int:
     from rich.console import Console  # noqa: PLC0415
 
     from tagd.daemon.monitor.follow import Connection  # noqa: PLC0415
-    from tagd.daemon.monitor.render import EventPrinter  # noqa: PLC0415
+    from tagd.daemon.monitor.render import EventPrinter, use_language  # noqa: PLC0415
+
+    use_language(args.lang)
 
     connection = Connection.from_url(
         args.mqtt_url, prefix=args.prefix, username=args.username, password=os.environ.get(PASSWORD_VARIABLE)

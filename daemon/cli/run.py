@@ -1,8 +1,10 @@
-"""`tagd run --config FILE [--mqtt-url URL]`: the daemon, as systemd starts it.
+"""`tagd run --config FILE [--mqtt-url URL] [--display-listen HOST:PORT|off]`: the daemon, as systemd starts
+it.
 
 A configuration that cannot be used prints one line per problem on stderr and exits 78 before anything
 starts; a delivery list (catalog.load) with bad rows exits 65, one that cannot be read 66, an outbox,
-catalog or holds database that cannot be opened 73. Otherwise it runs until SIGTERM or SIGINT and exits 0
+catalog or holds database that cannot be opened 73, station pages that cannot listen (`--display-listen`,
+`[display] listen`: the port is taken) 69. Otherwise it runs until SIGTERM or SIGINT and exits 0
 after a clean shutdown.
 """
 
@@ -20,6 +22,7 @@ from tagd.daemon.store.outbox import OutboxError
 EX_OK = 0
 EX_DATAERR = 65
 EX_NOINPUT = 66
+EX_UNAVAILABLE = 69
 EX_CANTCREAT = 73
 EX_CONFIG = 78
 
@@ -32,20 +35,30 @@ def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     parser.add_argument(
         "--mqtt-url", metavar="URL", help="the broker, instead of the configuration's mqtt.url"
     )
+    parser.add_argument(
+        "--display-listen",
+        metavar="HOST:PORT|off",
+        help="where the station pages listen, instead of the configuration's display.listen",
+    )
     parser.set_defaults(handler=_run)
 
 
-def load(path: Path, mqtt_url: str | None) -> Config:
+def load(path: Path, mqtt_url: str | None, display_listen: str | None = None) -> Config:
     """The configuration with the command line's overrides on top."""
-    overrides = {"mqtt": {"url": mqtt_url}} if mqtt_url is not None else None
-    return load_config(path, overrides)
+    overrides: dict[str, dict[str, str]] = {}
+    if mqtt_url is not None:
+        overrides["mqtt"] = {"url": mqtt_url}
+    if display_listen is not None:
+        overrides["display"] = {"listen": display_listen}
+    return load_config(path, overrides or None)
 
 
 def _run(args: argparse.Namespace) -> int:
     from tagd.daemon.app import run_app  # noqa: PLC0415 - the daemon's imports are for `run` alone
+    from tagd.daemon.display.server import DisplayListenError  # noqa: PLC0415 - with aiohttp, for `run` alone
 
     try:
-        config = load(args.config, args.mqtt_url)
+        config = load(args.config, args.mqtt_url, args.display_listen)
     except ConfigError as exc:
         lines = [str(exc)] if len(exc.problems) == 1 else [f"{args.config}: {p}" for p in exc.problems]
         for line in lines:
@@ -57,6 +70,9 @@ def _run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"tagd: {config.catalog.load}: {problem}", file=sys.stderr)
         return EX_DATAERR
+    except DisplayListenError as exc:
+        print(f"tagd: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
     except OSError as exc:
         print(f"tagd: {exc}", file=sys.stderr)
         return EX_NOINPUT

@@ -28,6 +28,7 @@ from tagd.daemon.config.sections import (
     Checkout,
     Colour,
     Devices,
+    Display,
     Encoder,
     ExistingFile,
     Gate,
@@ -180,6 +181,7 @@ class Config(BaseSettings):
     gate: Gate = Gate()
     checkin: Checkin = Checkin()
     devices: Devices = Devices()
+    display: Display = Display()
     log: Log = Log()
 
     @classmethod

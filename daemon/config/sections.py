@@ -324,3 +324,47 @@ class Devices(Section):
 class Log(Section):
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class Display(Section):
+    """The station pages (daemon/display): where they listen ("HOST:PORT", or "off"), their language, and
+    the token a browser must give when they listen beyond loopback."""
+
+    listen: str = "127.0.0.1:8080"
+    language: Literal["ja", "en"] = "ja"
+    token: SecretStr | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        if value == "off":
+            return value
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65_535:
+            raise ValueError(f"{value!r}: expected HOST:PORT such as 127.0.0.1:8080, or off")
+        return value
+
+    @model_validator(mode="after")
+    def _token(self) -> "Display":
+        if self.enabled and not self.loopback and self.token is None:
+            raise ValueError(f"listen {self.listen!r} is beyond loopback: set display.token")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.listen != "off"
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in _LOOPBACK or self.host.startswith("127.")

@@ -87,9 +87,17 @@ class Day:
     """`await Day(desk, stations, printer, speed).run()`; speed 0 runs the steps back to back."""
 
     def __init__(
-        self, desk: DemoClient, stations: Stations, printer: EventPrinter, speed: float = 1.0
+        self,
+        desk: DemoClient,
+        stations: Stations,
+        printer: EventPrinter,
+        speed: float = 1.0,
+        pages: dict[str, str] | None = None,
     ) -> None:
         self.desk, self.at, self.printer, self.speed = desk, stations, printer, speed
+        self.pages = pages or {}
+        """Each station's page (the station pages are on): the day says which one to watch."""
+        self._watching: str | None = None
         self.tags: dict[str, str] = {}
         """Each encoded book's tag UID, by item id: the books travel from desk to desk with their tags."""
 
@@ -118,6 +126,7 @@ class Day:
 
     async def encode(self, book: Book, tag: TagProduct, clock: str, story: str) -> None:
         await self.narrate(clock, f"{story} {book}")
+        await self.watch(self.at.encoder)
         await self.say(f"Staff scan its label and lay it on the pad with a new {tag.value} tag.")
         mark = await self.scan_and_place(book, tag)
         await self.expect_after(mark, self.at.encoder, ev.ItemEncoded, book)
@@ -151,6 +160,7 @@ class Day:
         books = [PAPERBACK, HARDCOVER]
         titles = " and ".join(f"『{book.title}』" for book in books)
         await self.narrate("10:30", f"A patron borrows {titles} at the self-checkout.")
+        await self.watch(self.at.checkout)
         mark = self.desk.mark()
         await self.desk.sim(self.at.checkout, "card", id=PATRON_CARD)
         await self.desk.expect(self.at.checkout, ev.PatronCard, since=mark)
@@ -168,6 +178,7 @@ class Day:
 
     async def gate_alarm(self) -> None:
         await self.narrate("11:15", f"A visitor walks out with the kamishibai {KAMISHIBAI}, not checked out.")
+        await self.watch(self.at.gate)
         mark = self.desk.mark()
         await self.desk.sim(self.at.gate, "place", uid=self.tags[KAMISHIBAI.item_id])
         await self.expect_after(mark, self.at.gate, ev.GateAlarm, KAMISHIBAI)
@@ -181,6 +192,7 @@ class Day:
 
     async def checkin(self) -> None:
         await self.narrate("16:40", "The patron returns both books at the check-in desk.")
+        await self.watch(self.at.checkin)
         books = [PAPERBACK, HARDCOVER]
         mark = self.desk.mark()
         for book in books:
@@ -237,6 +249,13 @@ class Day:
         self.printer.say("")
         self.printer.say(f"{clock}  {text}", style=NARRATION_STYLE)
         await self.pause(LINE_PAUSE_S)
+
+    async def watch(self, station: str) -> None:
+        """Name the page that shows this step, when the desk changes."""
+        url = self.pages.get(station)
+        if url is not None and station != self._watching:
+            self._watching = station
+            await self.say(f"Watch the page of {station}: {url}")
 
     async def say(self, text: str) -> None:
         self.printer.say(f"       {text}", style="italic")

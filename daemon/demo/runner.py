@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import as_file, files
@@ -23,9 +24,10 @@ from tagd.daemon.demo.broker import HOST, PROTOCOL, EmbeddedBroker
 from tagd.daemon.demo.day import Day, Stations
 from tagd.daemon.demo.desk import DemoClient, DemoStepError
 from tagd.daemon.monitor.follow import Connection, follow
-from tagd.daemon.monitor.render import EventPrinter
+from tagd.daemon.monitor.render import EventPrinter, use_language
 from tagd.daemon.signals import stop_on_signals
 from tagd.protocols import events as ev
+from tagd.protocols.i18n import Language
 
 __all__ = ["DemoOptions", "DemoStepError", "demo_config", "run_demo"]
 
@@ -46,14 +48,21 @@ class DemoOptions:
     """Pace of the narration: 2 is twice as fast; 0 runs the steps back to back."""
     once: bool = False
     """Stop after the scripted day instead of running on until Ctrl-C."""
+    display_listen: str = "127.0.0.1:8080"
+    """Where the station pages listen ("off": no pages); a port taken falls back to a free one."""
+    language: Language = "ja"
+    """What the pages and the feed say things in."""
 
 
-def demo_config(broker_url: str, state_dir: Path) -> Config:
+def demo_config(
+    broker_url: str, state_dir: Path, display_listen: str = "off", language: Language = "ja"
+) -> Config:
     """config/demo.toml (shipped in tagd.config), on the given broker and state directory."""
     overrides = {
         "mqtt": {"url": broker_url, "protocol": PROTOCOL},
         "state_dir": str(state_dir),
         "log": {"level": "warning"},
+        "display": {"listen": display_listen, "language": language},
     }
     with as_file(files("tagd.config").joinpath(DEMO_CONFIG)) as path:
         return load_config(path, overrides)
@@ -65,14 +74,17 @@ async def run_demo(
     """The demo until the day is done (`once`) or `stop` is set; the events seen. Raises DemoStepError when a
     step did not produce its events, BrokerStartError when the port is taken."""
     printer = printer or EventPrinter()
+    use_language(options.language)
     stop = stop or asyncio.Event()
     for name in _NOISY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     with stop_on_signals(stop), TemporaryDirectory(prefix="tagd-demo-") as state_dir:
         async with EmbeddedBroker(options.port) as broker:
-            config = demo_config(broker.url, Path(state_dir))
+            listen = _free_listen(options.display_listen)
+            config = demo_config(broker.url, Path(state_dir), listen, options.language)
             stations = Stations.by_role({station.role: station.name for station in config.stations})
-            _banner(printer, broker.port, options)
+            pages = _pages(config)
+            _banner(printer, broker.port, options, pages)
             connection = Connection(HOST, broker.port, prefix=config.mqtt.topic_prefix)
             async with connection.client() as client:
                 desk = DemoClient(client, printer, prefix=connection.prefix, timeout=STEP_TIMEOUT_S)
@@ -82,7 +94,7 @@ async def run_demo(
                 )
                 try:
                     await asyncio.wait_for(subscribed.wait(), STEP_TIMEOUT_S)
-                    day = Day(desk, stations, printer, options.speed)
+                    day = Day(desk, stations, printer, options.speed, pages)
                     after = functools.partial(_afterword, printer, day, options, broker.port)
                     await _run_day(config, day, stop, once=options.once, after=after)
                     with contextlib.suppress(DemoStepError):
@@ -120,7 +132,30 @@ async def _run_day(
             await app
 
 
-def _banner(printer: EventPrinter, port: int, options: DemoOptions) -> None:
+def _free_listen(listen: str) -> str:
+    """`listen`, or the same host on a free port when its port is taken (a second demo, a busy 8080)."""
+    if listen == "off":
+        return listen
+    host, _, port = listen.rpartition(":")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host.strip("[]"), int(port)))
+        except OSError:
+            probe.bind((host.strip("[]"), 0))
+            return f"{host}:{probe.getsockname()[1]}"
+    return listen
+
+
+def _pages(config: Config) -> dict[str, str]:
+    display = config.display
+    if not display.enabled:
+        return {}
+    host = f"[{display.host}]" if ":" in display.host else display.host
+    base = f"http://{host}:{display.port}"
+    return {station.name: f"{base}/stations/{station.name}" for station in config.stations}
+
+
+def _banner(printer: EventPrinter, port: int, options: DemoOptions, pages: dict[str, str]) -> None:
     printer.say("tagd demo: a library branch on simulated RFID hardware", style="bold underline")
     lines = [
         f"An embedded MQTT broker on mqtt://{HOST}:{port} (MQTT {PROTOCOL}). Each feed line is an event or a",
@@ -129,6 +164,10 @@ def _banner(printer: EventPrinter, port: int, options: DemoOptions) -> None:
     ]
     for line in lines:
         printer.say(line, style="")
+    if pages:
+        printer.say("The station pages, what staff at each desk see (open them in a browser):", style="bold")
+        for name, url in pages.items():
+            printer.say(f"  {name:<16} {url}", style="")
 
 
 def _afterword(printer: EventPrinter, day: Day, options: DemoOptions, port: int) -> None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from tagd.protocols.display import DisplayState, english
+
 __all__ = ["HoldTrap", "IdentifiedBy", "IdentifiedItem", "NoHoldTrap", "TrapResult"]
 
 
@@ -34,9 +36,14 @@ class IdentifiedItem:
 
 @dataclass(frozen=True, slots=True)
 class TrapResult:
-    """What the trap did, as the line staff at the desk see: "hold shelf", "transit to X", ..."""
+    """What the trap did, as the desk shows it: to the hold shelf, transit to X, wait for a volume..."""
 
-    display: str
+    state: DisplayState
+
+    @property
+    def display(self) -> str:
+        """In English (the log's words)."""
+        return english(self.state)
 
 
 class HoldTrap(Protocol):

@@ -20,6 +20,7 @@ from tagd.daemon.logs import get_logger
 from tagd.daemon.mqtt.router import Router
 from tagd.daemon.store.outbox import Reporter
 from tagd.protocols.commands import Hold, HoldsFeed
+from tagd.protocols.display import DisplayCode, DisplayState
 from tagd.protocols.events import EventData, HoldArrived, HoldDeferred, HoldTransit
 from tagd.protocols.holds import (
     Already,
@@ -50,7 +51,7 @@ class TrapDesk(Protocol):
     @property
     def reporter(self) -> Reporter: ...
 
-    def display(self, line: str) -> None: ...
+    def display(self, state: DisplayState) -> None: ...
 
 
 class HoldDesk:
@@ -81,23 +82,23 @@ class HoldDesk:
         async with self._lock:
             await self._store_pending()
             decision = self.ledger.book.check_in(item.item_id, item.library)
-            line = await self._act(decision, item)
+            state = await self._act(decision, item)
             if isinstance(decision, Arrive):
                 await self._release()
-            return None if line is None else TrapResult(line)
+            return None if state is None else TrapResult(state)
 
-    async def _act(self, decision: Decision, item: IdentifiedItem) -> str | None:
+    async def _act(self, decision: Decision, item: IdentifiedItem) -> DisplayState | None:
         desk = self._desks[item.station]
         if isinstance(decision, NotHeld):
             if not decision.filled_groups:
                 return None
             filled = decision.filled_groups
-            return "; ".join(
-                f"not held: group hold {group} already filled by {taker}" for group, taker in filled
-            )
+            group, taker = filled[0]
+            code = DisplayCode.GROUP_FILLED
+            return DisplayState.of(code, item_id=item.item_id, group_id=group, taker=taker)
         hold = decision.hold
         if isinstance(decision, Already):
-            return _already(decision)
+            return _already(decision, item.item_id)
         step, data = self._event(decision, item)
         report = Reported(
             item.item_id,
@@ -110,7 +111,7 @@ class HoldDesk:
             decision.waiting_for if isinstance(decision, Defer) else (),
         )
         await self._report(desk, report, data)
-        return _line(data)
+        return _state(data)
 
     def _event(self, decision: Arrive | Transit | Defer, item: IdentifiedItem) -> tuple[Step, EventData]:
         hold = decision.hold
@@ -193,7 +194,7 @@ class HoldDesk:
                     deferred.uid,
                 )
                 await self._report(desk, report, data)
-                desk.display(f"{deferred.item_id}: released from waiting: {_line(data)}")
+                desk.display(_state(data, released=True))
 
     async def _store_pending(self) -> None:
         """Events recorded but not confirmed stored (a crash or a full outbox in between): store them now."""
@@ -220,25 +221,43 @@ def _in_zone(feed: HoldsFeed, zone: tzinfo) -> HoldsFeed:
     return HoldsFeed(holds=holds)
 
 
-def _line(data: EventData) -> str:
-    """The desk's line for a reported hold event: where the book goes now."""
+def _state(data: EventData, *, released: bool = False) -> DisplayState:
+    """The desk's state for a reported hold event: where the book goes now (only what the event carries)."""
     if isinstance(data, HoldArrived):
-        extra = f"; release {', '.join(data.release)}" if data.release else ""
-        memo = "; has a memo" if data.memo else ""
-        return f"to the hold shelf (hold {data.hold_id}, until {data.hold_until.isoformat()}){memo}{extra}"
+        code = DisplayCode.RELEASED_TO_HOLD_SHELF if released else DisplayCode.TO_HOLD_SHELF
+        return DisplayState.of(
+            code,
+            item_id=data.item_id,
+            hold_id=data.hold_id,
+            hold_until=data.hold_until.isoformat(),
+            pickup_library=data.pickup_library,
+            patron_ref=data.patron_ref,
+            notify=data.notify,
+            memo=data.memo,
+            release=", ".join(data.release) or None,
+        )
     if isinstance(data, HoldTransit):
-        return f"transit to {data.to_library} (hold {data.hold_id})"
+        code = DisplayCode.RELEASED_TO_TRANSIT if released else DisplayCode.TRANSIT
+        return DisplayState.of(code, item_id=data.item_id, hold_id=data.hold_id, to_library=data.to_library)
     assert isinstance(data, HoldDeferred)
-    first = data.waiting_for[0]
-    return f"wait for volume {first} (set {data.set_id}, this is volume {data.position}): keep it back"
+    return DisplayState.of(
+        DisplayCode.DEFERRED,
+        item_id=data.item_id,
+        hold_id=data.hold_id,
+        first=data.waiting_for[0],
+        set_id=data.set_id,
+        position=data.position,
+    )
 
 
-def _already(decision: Already) -> str:
+def _already(decision: Already, item_id: str) -> DisplayState:
     hold = decision.hold
     if decision.step is Step.TRANSIT:
-        return f"transit to {hold.pickup_library} (hold {hold.hold_id}, already reported)"
+        code = DisplayCode.TRANSIT_AGAIN
+        return DisplayState.of(code, item_id=item_id, hold_id=hold.hold_id, to_library=hold.pickup_library)
     if decision.step is Step.DEFERRED:
-        return f"wait for volume {decision.waiting_for[0]} (set {hold.set_id}, already reported)"
-    if decision.step is None:
-        return f"to the hold shelf (hold {hold.hold_id}, already filled)"
-    return f"to the hold shelf (hold {hold.hold_id}, already reported)"
+        first = decision.waiting_for[0]
+        code = DisplayCode.DEFERRED_AGAIN
+        return DisplayState.of(code, item_id=item_id, hold_id=hold.hold_id, first=first, set_id=hold.set_id)
+    code = DisplayCode.HOLD_FILLED if decision.step is None else DisplayCode.TO_HOLD_SHELF_AGAIN
+    return DisplayState.of(code, item_id=item_id, hold_id=hold.hold_id, pickup_library=hold.pickup_library)

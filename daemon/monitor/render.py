@@ -8,6 +8,7 @@ Every event type has its own renderer (`RENDERERS`): the tests fail when a new t
 
 import json
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,7 +19,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tagd.daemon.i18n import gettext_for
+from tagd.daemon.i18n.texts import words
 from tagd.protocols import events as ev
+from tagd.protocols.i18n import Language
 from tagd.protocols.tagtypes import REASON_TEXTS
 
 __all__ = [
@@ -29,6 +33,7 @@ __all__ = [
     "describe",
     "entry_for_envelope",
     "entry_for_message",
+    "use_language",
 ]
 
 
@@ -43,6 +48,8 @@ STYLES = {Kind.SUCCESS: "green", Kind.ALARM: "bold red", Kind.WARNING: "yellow",
 MARKS = {Kind.SUCCESS: "✔", Kind.ALARM: "✖", Kind.WARNING: "!", Kind.INFO: "·"}
 STATION_WIDTH, WHAT_WIDTH = 14, 20
 STATUS = "status"
+FEED_LANGUAGE: ContextVar[Language] = ContextVar("tagd_feed_language", default="en")
+"""The feed's language: the CLI sets it (--lang, Japanese by default); the library default is English."""
 
 
 @dataclass(frozen=True)
@@ -93,48 +100,69 @@ def _renders(cls: type[E]) -> Callable[[Callable[[E], Rendered]], Callable[[E], 
     return register
 
 
+def _t(text: str) -> str:
+    """`text` in the feed's language (use_language)."""
+    return gettext_for(FEED_LANGUAGE.get())(text)
+
+
+def use_language(language: Language) -> None:
+    """The feed's language from now on in this context (`tagd monitor --lang`, `tagd demo --lang`)."""
+    FEED_LANGUAGE.set(language)
+
+
 def _item(item_id: str | None, uid: str | None) -> str:
     """An item by its number, with its tag in brackets when known; a bare tag otherwise."""
     if item_id is None:
-        return f"tag {uid}" if uid else "an unread tag"
-    return f"item {item_id}" + (f" [{uid}]" if uid else "")
+        return _t("tag {uid}").format(uid=uid) if uid else _t("an unread tag")
+    return _t("item {item_id}").format(item_id=item_id) + (f" [{uid}]" if uid else "")
 
 
-def _words(value: str) -> str:
-    return value.replace("_", " ")
+def _words(kind: str, value: str) -> str:
+    """A code in words: in English the code itself, spaced (the feed is terse); otherwise translated."""
+    return value.replace("_", " ") if FEED_LANGUAGE.get() == "en" else words(kind, value, _t)
 
 
 @_renders(ev.ItemDetected)
 def _detected(data: ev.ItemDetected) -> Rendered:
     if data.content is ev.TagContent.ITEM:
-        facts = [_item(data.item_id, data.uid) + " arrived"]
+        facts = [_t("{item} arrived").format(item=_item(data.item_id, data.uid))]
         if data.parts > 1:
-            facts.append(f"part {data.part} of {data.parts}")
+            facts.append(_t("part {part} of {parts}").format(part=data.part, parts=data.parts))
         if data.product:
             facts.append(str(data.product))
         if data.secured is not None:
-            facts.append("secured" if data.secured else "on loan (not secured)")
+            facts.append(_t("secured") if data.secured else _t("on loan (not secured)"))
         return Kind.INFO, " · ".join(facts)
     product = f" {data.product or data.profile}" if data.product or data.profile else ""
     if data.content is ev.TagContent.BLANK:
-        return Kind.INFO, f"blank{product} tag {data.uid} arrived"
-    return Kind.WARNING, f"{data.content.value} tag {data.uid} arrived: not one of our items"
+        return Kind.INFO, _t("blank{product} tag {uid} arrived").format(product=product, uid=data.uid)
+    what = _t("{content} tag {uid} arrived: not one of our items")
+    return Kind.WARNING, what.format(content=_words("content", data.content.value), uid=data.uid)
 
 
 @_renders(ev.ItemRemoved)
 def _removed(data: ev.ItemRemoved) -> Rendered:
-    return Kind.INFO, f"{_item(data.item_id, data.uid)} left"
+    return Kind.INFO, _t("{item} left").format(item=_item(data.item_id, data.uid))
 
 
 @_renders(ev.ItemEncoded)
 def _encoded(data: ev.ItemEncoded) -> Rendered:
     title = f" 『{data.title}』" if data.title else ""
-    verb = "already carried" if data.already else "overwritten with" if data.forced else "encoded on"
-    facts = [f"{data.item_id}{title} {verb} {data.product or data.profile} [{data.uid}]"]
-    facts.append(REASON_TEXTS[data.rule_reason][0])
+    if data.already:
+        verb = _t("{item_id}{title} already carried {product} [{uid}]")
+    elif data.forced:
+        verb = _t("{item_id}{title} overwritten with {product} [{uid}]")
+    else:
+        verb = _t("{item_id}{title} encoded on {product} [{uid}]")
+    product = data.product or data.profile
+    facts = [verb.format(item_id=data.item_id, title=title, product=product, uid=data.uid)]
+    facts.append(_t(REASON_TEXTS[data.rule_reason][0]))
     if data.placement is not None:
-        cover = f" + {_words(data.cover.value)}" if data.cover else ""
-        facts.append("tag: " + _words(data.placement.value) + cover)
+        cover = f" + {_words('cover', data.cover.value)}" if data.cover else ""
+        placement = _words("placement", data.placement.value)
+        facts.append(_t("tag: {placement}").format(placement=placement) + cover)
+    if data.operator:
+        facts.append(_t("operator {operator}").format(operator=data.operator))
     return Kind.SUCCESS, " · ".join(facts)
 
 
@@ -144,103 +172,139 @@ _ATTENTION = frozenset({ev.RejectReason.ASK_LIBRARIAN, ev.RejectReason.SUPERSEDE
 
 @_renders(ev.ItemEncodeRejected)
 def _rejected(data: ev.ItemEncodeRejected) -> Rendered:
-    facts = [data.reason.value.upper().replace("_", " ")]
+    facts = [data.reason.value.upper().replace("_", " ")]  # the code itself, as machines and manuals name it
     if data.item_id or data.uid:
         facts.append(_item(data.item_id, data.uid))
     named = all(str(product) in data.detail for product in (data.required, data.found))
     if (data.required or data.found) and not named:
-        facts.append(f"needs {data.required or '?'}, found {data.found or '?'}")
+        needs = _t("needs {required}, found {found}")
+        facts.append(needs.format(required=data.required or "?", found=data.found or "?"))
     if data.existing_item_id and data.existing_item_id not in data.detail:
-        facts.append(f"the tag carries item {data.existing_item_id}")
-    facts.append(data.detail)
+        facts.append(_t("the tag carries item {item_id}").format(item_id=data.existing_item_id))
+    if FEED_LANGUAGE.get() == "en":
+        facts.append(data.detail)
+    else:
+        facts.append(_words("rule_reason" if data.rule_reason else "reason", data.rule_reason or data.reason))
     return (Kind.WARNING if data.reason in _ATTENTION else Kind.ALARM), " · ".join(facts)
 
 
 @_renders(ev.BarcodeScanned)
 def _scanned(data: ev.BarcodeScanned) -> Rendered:
     if data.item_id is not None:
-        return Kind.INFO, f"scanned {data.raw} → item {data.item_id}"
+        return Kind.INFO, _t("scanned {raw} → item {item_id}").format(raw=data.raw, item_id=data.item_id)
     why = data.detail or (data.reason.value if data.reason else "not a registration number")
-    return Kind.WARNING, f"bad scan {data.raw!r}: {why}"
+    return Kind.WARNING, _t("bad scan {raw}: {why}").format(raw=repr(data.raw), why=why)
 
 
 @_renders(ev.SecurityChanged)
 def _security(data: ev.SecurityChanged) -> Rendered:
-    state = "secured" if data.secured else "released for loan"
+    state = _t("secured") if data.secured else _t("released for loan")
     eas = "on" if data.eas else "off"
-    asked = f" (request {data.request_id})" if data.request_id else ""
-    return Kind.SUCCESS, f"{_item(data.item_id, data.uid)} {state}: AFI 0x{data.afi:02X}, EAS {eas}{asked}"
+    asked = _t(" (request {request_id})").format(request_id=data.request_id) if data.request_id else ""
+    line = _t("{item} {state}: AFI 0x{afi}, EAS {eas}{asked}")
+    item = _item(data.item_id, data.uid)
+    return Kind.SUCCESS, line.format(item=item, state=state, afi=f"{data.afi:02X}", eas=eas, asked=asked)
 
 
 @_renders(ev.GateAlarm)
 def _alarm(data: ev.GateAlarm) -> Rendered:
-    what = _item(data.item_id, data.uid) if data.uid or data.item_id else "a secured tag (EAS only, unread)"
-    return Kind.ALARM, f"ALARM: {what} is still secured (found by {data.detected_by.value.upper()})"
+    unread = _t("a secured tag (EAS only, unread)")
+    what = _item(data.item_id, data.uid) if data.uid or data.item_id else unread
+    line = _t("ALARM: {what} is still secured (found by {by})")
+    return Kind.ALARM, line.format(what=what, by=data.detected_by.value.upper())
 
 
 @_renders(ev.SetIncomplete)
 def _incomplete(data: ev.SetIncomplete) -> Rendered:
     missing = ", ".join(map(str, data.missing))
-    present = f"{len(data.present)} of {data.parts} parts here"
-    return Kind.WARNING, f"item {data.item_id}: {present}, missing part {missing}"
+    line = _t("item {item_id}: {present} of {parts} parts here, missing part {missing}")
+    return Kind.WARNING, line.format(
+        item_id=data.item_id, present=len(data.present), parts=data.parts, missing=missing
+    )
 
 
 @_renders(ev.HoldArrived)
 def _arrived(data: ev.HoldArrived) -> Rendered:
+    line = _t(
+        "hold {hold_id} for {patron_ref}: {item} to the hold shelf at {pickup_library} until {hold_until}"
+    )
     facts = [
-        f"hold {data.hold_id} for {data.patron_ref}: {_item(data.item_id, data.uid)} to the hold shelf"
-        f" at {data.pickup_library} until {data.hold_until.isoformat()}",
-        "do not notify" if data.notify is ev.Notify.NONE else f"notify by {data.notify.value}",
+        line.format(
+            hold_id=data.hold_id,
+            patron_ref=data.patron_ref,
+            item=_item(data.item_id, data.uid),
+            pickup_library=data.pickup_library,
+            hold_until=data.hold_until.isoformat(),
+        ),
+        _t("do not notify") if data.notify is ev.Notify.NONE else _notify(data.notify.value),
     ]
     if data.set_id:
-        facts.append(f"set {data.set_id} volume {data.position}")
+        facts.append(_t("set {set_id} volume {position}").format(set_id=data.set_id, position=data.position))
     if data.group_id:
-        facts.append(f"group {data.group_id}")
+        facts.append(_t("group {group_id}").format(group_id=data.group_id))
     if data.release:
-        facts.append(f"release {', '.join(data.release)}")
+        facts.append(_t("release {release}").format(release=", ".join(data.release)))
     if data.memo:
-        facts.append(f"memo: {data.memo}")
+        facts.append(_t("memo: {memo}").format(memo=data.memo))
     return Kind.SUCCESS, " · ".join(facts)
+
+
+def _notify(how: str) -> str:
+    return f"notify by {how}" if FEED_LANGUAGE.get() == "en" else words("notify", how, _t)
 
 
 @_renders(ev.HoldTransit)
 def _transit(data: ev.HoldTransit) -> Rendered:
+    line = _t("hold {hold_id} for {patron_ref}: send {item} from {from_library} to {to_library}")
     item = _item(data.item_id, data.uid)
-    route = f"send {item} from {data.from_library} to {data.to_library}"
-    return Kind.WARNING, f"hold {data.hold_id} for {data.patron_ref}: {route}"
+    return Kind.WARNING, line.format(
+        hold_id=data.hold_id,
+        patron_ref=data.patron_ref,
+        item=item,
+        from_library=data.from_library,
+        to_library=data.to_library,
+    )
 
 
 @_renders(ev.HoldDeferred)
 def _deferred(data: ev.HoldDeferred) -> Rendered:
-    item = _item(data.item_id, data.uid)
-    waiting = ", ".join(map(str, data.waiting_for))
-    why = f"set {data.set_id} volume {data.position} waits for volume {waiting}"
-    return Kind.WARNING, f"hold {data.hold_id}: {item} held back: {why}"
+    line = _t("hold {hold_id}: {item} held back: set {set_id} volume {position} waits for volume {waiting}")
+    return Kind.WARNING, line.format(
+        hold_id=data.hold_id,
+        item=_item(data.item_id, data.uid),
+        set_id=data.set_id,
+        position=data.position,
+        waiting=", ".join(map(str, data.waiting_for)),
+    )
 
 
 @_renders(ev.PatronCard)
 def _card(data: ev.PatronCard) -> Rendered:
-    return Kind.INFO, f"patron card {data.card_id}"
+    return Kind.INFO, _t("patron card {card_id}").format(card_id=data.card_id)
 
 
 @_renders(ev.ReaderConnected)
 def _connected(data: ev.ReaderConnected) -> Rendered:
-    return Kind.INFO, f"{data.reader} connected ({data.url})"
+    return Kind.INFO, _t("{reader} connected ({url})").format(reader=data.reader, url=data.url)
 
 
 @_renders(ev.ReaderLostEvent)
 def _lost(data: ev.ReaderLostEvent) -> Rendered:
-    return Kind.WARNING, f"{data.reader} lost ({data.url}): {data.error}; retrying in {data.retry_in_s:.1f} s"
+    line = _t("{reader} lost ({url}): {error}; retrying in {seconds} s")
+    return Kind.WARNING, line.format(
+        reader=data.reader, url=data.url, error=data.error, seconds=f"{data.retry_in_s:.1f}"
+    )
 
 
 @_renders(ev.CommandRejected)
 def _command_rejected(data: ev.CommandRejected) -> Rendered:
-    return Kind.ALARM, f"refused {data.topic}: {data.error}"
+    return Kind.ALARM, _t("refused {topic}: {error}").format(topic=data.topic, error=data.error)
 
 
 @_renders(ev.HoldsRejected)
 def _holds_rejected(data: ev.HoldsRejected) -> Rendered:
-    return Kind.ALARM, f"holds feed {data.topic} not applied: {data.error}"
+    line = _t("holds feed {topic} not applied: {error}")
+    return Kind.ALARM, line.format(topic=data.topic, error=data.error)
 
 
 def describe(data: ev.EventData) -> Rendered:
@@ -262,10 +326,11 @@ def entry_for_envelope(envelope: ev.Envelope) -> Entry:
 def entry_for_status(station: str, status: ev.Status, at: datetime) -> Entry:
     online = status.state == "online"
     devices = [f"{name} {reader.state.value}" for name, reader in status.readers.items() if online]
-    facts = [f"{status.state} · {status.role.value} at {status.library}", *devices]
+    where = _t("{state} · {role} at {library}")
+    facts = [where.format(state=status.state, role=status.role.value, library=status.library), *devices]
     if status.outbox_full:
         # The depth is as of this status; it is republished when `full` changes, not with every event.
-        full = f"OUTBOX FULL ({status.outbox_depth} events waiting): refusing work"
+        full = _t("OUTBOX FULL ({depth} events waiting): refusing work").format(depth=status.outbox_depth)
         return Entry(at, station, STATUS, Kind.ALARM, " · ".join([*facts, full]))
     away = any(reader.state is not ev.ReaderState.CONNECTED for reader in status.readers.values())
     kind = Kind.WARNING if status.state == "offline" or away else Kind.SUCCESS

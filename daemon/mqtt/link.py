@@ -35,6 +35,7 @@ from tagd.daemon.retry import Backoff
 from tagd.daemon.store.outbox import OutboxError, Reporter, StoredEvent
 from tagd.protocols import nw7
 from tagd.protocols.commands import Reply
+from tagd.protocols.display import DisplayMessage
 from tagd.protocols.events import Envelope, EventData, ReaderStatus, Role, Status
 
 log = structlog.get_logger(__name__)
@@ -64,6 +65,11 @@ class MqttLink:
         """Sessions established so far (reconnections are connections - 1)."""
         self._readers: dict[str, ReaderStatus] = {}
         self._status_changed = asyncio.Event()
+        self.display_url: str | None = None
+        """The station's page (daemon/display), named in the status once the page server listens."""
+        self.display: DisplayMessage | None = None
+        """What the desk shows now, published retained on `{station}/display`."""
+        self._display_changed = asyncio.Event()
         self._connected = asyncio.Event()
         self._client: AckingClient | None = None
         self._recent: deque[tuple[float, StoredEvent]] = deque(maxlen=RECENT_MAX)
@@ -95,6 +101,16 @@ class MqttLink:
             self._readers = dict(readers)
             self._status_changed.set()
 
+    def show(self, message: DisplayMessage) -> None:
+        """The desk's current state: published retained (the latest only) while connected."""
+        self.display = message
+        self._display_changed.set()
+
+    def set_display_url(self, url: str | None) -> None:
+        if url != self.display_url:
+            self.display_url = url
+            self._status_changed.set()
+
     def status(self, state: str = "online") -> Status:
         outbox = self.reporter.outbox
         return Status.model_validate(
@@ -105,6 +121,7 @@ class MqttLink:
                 "readers": self._readers,
                 "outbox_depth": outbox.depth,
                 "outbox_full": outbox.full,
+                "display": self.display_url,
             }
         )
 
@@ -167,6 +184,7 @@ class MqttLink:
                 self._connected.set()
                 crew.spawn(self._receive(client))
                 crew.spawn(self._publish_status(client))
+                crew.spawn(self._publish_display(client))
                 crew.spawn(self._drain(client, crew))
                 await crew.first_failure()
             except asyncio.CancelledError:
@@ -195,6 +213,15 @@ class MqttLink:
             body = status.to_json()
             await client.publish_acked(self.topics.status, body, self._json_properties, retain=True)
             await self._status_due(status.outbox_depth)
+
+    async def _publish_display(self, client: AckingClient) -> None:
+        """The retained display: the current one at once, then each change (a burst publishes the last)."""
+        while True:
+            self._display_changed.clear()
+            if self.display is not None:
+                body = self.display.to_json()
+                await client.publish_acked(self.topics.display, body, self._json_properties, retain=True)
+            await self._display_changed.wait()
 
     async def _status_due(self, published_depth: int) -> None:
         """Until the status is stale: a change flagged, or the depth differs from the one published."""

@@ -63,6 +63,13 @@ class Topics:
     def status(self) -> str:
         return f"{self.prefix}/{self.station}/status"
 
+    @property
+    def display(self) -> str:
+        return f"{self.prefix}/{self.station}/display"
+
+    def command(self, name: str) -> str:
+        return f"{self.prefix}/{self.station}/cmd/{name}"
+
     def event(self, kind: str) -> str:
         return f"{self.prefix}/{self.station}/events/{kind}"
 

@@ -17,9 +17,11 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from tagd.daemon.config.model import Config, StationConfig
+from tagd.daemon.i18n import render
 from tagd.daemon.logs import get_logger
 from tagd.daemon.mqtt.link import MqttLink
 from tagd.daemon.retry import Backoff
@@ -33,6 +35,7 @@ from tagd.drivers import (
     open_reader,
     open_scanner,
 )
+from tagd.protocols.display import DisplayCode, DisplayMessage, DisplayState, english
 from tagd.protocols.events import (
     Envelope,
     EventData,
@@ -88,10 +91,11 @@ class Station:
         self.router = context.link.router
         self.catalog = context.catalog
         self.profiles = context.profiles
-        self.display_line = ""
+        self.display_state = DisplayState.of(DisplayCode.IDLE)
+        self.display_line = english(self.display_state)
         self.started = asyncio.Event()
         """Set once every device has had its first opening attempt (successful or not)."""
-        self._display_watchers: list[Callable[[Station, str], None]] = []
+        self._display_watchers: list[Callable[[Station, DisplayState], None]] = []
         self._devices: dict[str, ReaderStatus] = {}
         self._reader: Reader | None = None
         self._reader_ready = asyncio.Event()
@@ -136,20 +140,27 @@ class Station:
 
     async def refused_for_outbox(self) -> bool:
         """For work that has no reply topic (a scan, a tag on a pad): show the refusal at the desk."""
-        reason = self.refusal()
-        if reason is not None:
-            self.display(f"not working: {reason}")
+        if self.refusal() is not None:
+            self.display(DisplayState.of(DisplayCode.OUTBOX_FULL))
             return True
         return False
 
-    def display(self, line: str) -> None:
-        """The one line staff at the desk see (logged; the demo feed and tests watch it)."""
-        self.display_line = line
-        log.info("station.display", station=self.name, line=line)
+    def display(self, state: DisplayState) -> None:
+        """What staff at the desk see now: logged in English, published retained on `{station}/display`
+        in the configured language, and handed to the watchers (the station page, tests)."""
+        self.display_state = state
+        self.display_line = english(state)
+        log.info(
+            "station.display", station=self.name, code=str(state.code), display_level=str(state.level),
+            line=self.display_line,
+        )
+        language = self.config.display.language
+        now = datetime.now(UTC)
+        self.link.show(DisplayMessage.of(state, render(state, language), language, now))
         for watcher in self._display_watchers:
-            watcher(self, line)
+            watcher(self, state)
 
-    def watch_display(self, callback: Callable[["Station", str], None]) -> None:
+    def watch_display(self, callback: Callable[["Station", DisplayState], None]) -> None:
         self._display_watchers.append(callback)
 
     # -- the reader ---------------------------------------------------------------------------------------

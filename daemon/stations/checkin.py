@@ -22,6 +22,7 @@ from tagd.daemon.stations.securing import Failure, Outcome, set_security
 from tagd.daemon.stations.tag_read import TagRead
 from tagd.daemon.store.outbox import OutboxFull, Reporter
 from tagd.drivers.base import ReaderLost
+from tagd.protocols.display import DisplayCode, DisplayState, Param
 from tagd.protocols.events import BarcodeScanned, SecurityChanged, TagContent
 from tagd.protocols.iso15693 import format_uid
 from tagd.protocols.nw7 import BarcodeError, normalise, parse_scan
@@ -83,7 +84,7 @@ class CheckinStation(Station):
             else:
                 return
             log.error("checkin.not_reported", station=self.name, error=refused)
-            self.display(f"not working: {refused}")
+            self.display(DisplayState.of(DisplayCode.OUTBOX_FULL))
 
     async def _report(self, changes: PadChanges, outcomes: dict[int, Outcome]) -> None:
         for tag in changes.left:
@@ -96,7 +97,14 @@ class CheckinStation(Station):
                 log.warning(
                     "checkin.not_an_item", station=self.name, uid=format_uid(tag.uid), problem=tag.problem
                 )
-                self.display(f"tag {format_uid(tag.uid)} carries no item ({tag.content}): {tag.problem}")
+                self.display(
+                    DisplayState.of(
+                        DisplayCode.NOT_AN_ITEM,
+                        uid=format_uid(tag.uid),
+                        content=tag.content,
+                        problem=tag.problem,
+                    )
+                )
                 continue
             outcome = outcomes[tag.uid]
             if outcome.ok:
@@ -114,8 +122,10 @@ class CheckinStation(Station):
                 continue  # another part of an item already handled
             self._handled.add(tag.item_id)
             item = self._identified(tag.item_id, format_uid(tag.uid), IdentifiedBy.RFID, secured=outcome.ok)
-            note = (
-                None if outcome.ok else f"NOT secured ({outcome.failure}: {outcome.detail}): place it again"
+            note: dict[str, Param] = (
+                {}
+                if outcome.ok
+                else {"not_secured": True, "failure": outcome.failure, "failure_detail": outcome.detail}
             )
             await self._hand(item, note)
 
@@ -131,19 +141,21 @@ class CheckinStation(Station):
             await self.emit(
                 BarcodeScanned(scanner=SCANNER, raw=text, reason=exc.reason, detail=str(exc)[:_TEXT_MAX])
             )
-            self.display(f"barcode {text!r} refused: {exc}")
+            self.display(
+                DisplayState.of(DisplayCode.BAD_BARCODE, raw=text, reason=exc.reason, detail=str(exc))
+            )
             return
         await self.emit(BarcodeScanned(scanner=SCANNER, raw=text, item_id=item_id))
         await self.poll_once()  # the scanned book may be lying on the pad: its tag goes first
         async with self._work:
             if item_id in self._handled:
-                self.display(f"{item_id}: already checked in")
+                self.display(DisplayState.of(DisplayCode.ALREADY_CHECKED_IN, item_id=item_id))
                 return
             log.warning(
                 "checkin.not_secured", station=self.name, item_id=item_id, failure="tag not on the pad"
             )
             item = self._identified(item_id, None, IdentifiedBy.BARCODE, secured=False)
-            await self._hand(item, "NOT secured: its tag is not on the pad")
+            await self._hand(item, {"not_on_pad": True})
 
     # -- the hold trap ----------------------------------------------------------------------------------
 
@@ -156,16 +168,21 @@ class CheckinStation(Station):
     ) -> IdentifiedItem:
         return IdentifiedItem(item_id, uid, by, secured, self.name, self.library)
 
-    async def _hand(self, item: IdentifiedItem, note: str | None) -> None:
+    async def _hand(self, item: IdentifiedItem, note: dict[str, Param]) -> None:
         """The trap's answer on the desk's line (with `note` when the item was not secured)."""
         try:
             result = await self.trap.trap(item)
         except Exception as exc:  # OutboxFull included: the hold events could not be stored
             log.exception("checkin.trap_failed", station=self.name, item_id=item.item_id)
-            line = f"hold check failed ({exc}): ask a librarian"
+            state = DisplayState.of(DisplayCode.HOLD_CHECK_FAILED, item_id=item.item_id, error=str(exc))
         else:
-            line = result.display if result is not None else "checked in"
-        self.display(f"{item.item_id}: {line}" + (f"; {note}" if note else ""))
+            shelf = DisplayState.of(DisplayCode.TO_SHELF, item_id=item.item_id)
+            state = result.state if result is not None else shelf
+        title = None
+        found = self.catalog.lookup(item.item_id)
+        if found is not None:
+            title = found.title
+        self.display(state.with_params(item_id=item.item_id, title=title, **note))
 
 
 def _items(tags: list[TagRead]) -> list[TagRead]:

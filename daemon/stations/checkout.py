@@ -19,6 +19,7 @@ from tagd.daemon.stations.tag_read import TagRead
 from tagd.daemon.store.outbox import OutboxFull
 from tagd.drivers.base import CardRead, ReaderLost
 from tagd.protocols.commands import ReplyCode, SecurityCommand, SecurityReply, SecurityResult
+from tagd.protocols.display import DisplayCode, DisplayState
 from tagd.protocols.events import PatronCard, SecurityChanged, SetIncomplete
 from tagd.protocols.iso15693 import format_uid
 
@@ -69,7 +70,7 @@ class CheckoutStation(Station):
             else:
                 return
             log.error("checkout.not_reported", station=self.name, error=refused)
-            self.display(f"not working: {refused}")
+            self.display(DisplayState.of(DisplayCode.OUTBOX_FULL))
 
     async def _report(self, changes: PadChanges) -> None:
         for tag in changes.left:
@@ -90,8 +91,7 @@ class CheckoutStation(Station):
                 "checkout.set_incomplete", station=self.name, item_id=event.item_id, missing=event.missing
             )
             await self.emit(event)
-        count = len(self.pad.tags)
-        self.display(f"{count} item{'s' if count != 1 else ''} on the pad")
+        self.display(DisplayState.of(DisplayCode.ON_PAD, count=len(self.pad.tags)))
 
     def _incomplete_sets(self) -> list[SetIncomplete]:
         """set.incomplete for each multi-part item whose parts on the pad changed and are not all there."""
@@ -142,8 +142,8 @@ class CheckoutStation(Station):
                 )
         results = [_result(ref, found, outcomes, secured=command.secured) for ref, found in wanted]
         failed = sum(not result.ok for result in results)
-        done = "secured" if command.secured else "released"
-        self.display(f"{len(results) - failed} of {len(results)} items {done}")
+        code = DisplayCode.SECURED if command.secured else DisplayCode.RELEASED
+        self.display(DisplayState.of(code, done=len(results) - failed, count=len(results)))
         if failed:
             error = f"{failed} of {len(results)} items failed (see results)"
             return SecurityReply(ok=False, code=ReplyCode.REJECTED, error=error, results=results)

@@ -17,7 +17,8 @@ from tagd.daemon.logs import get_logger
 from tagd.daemon.stations.base import SCANNER, Station, StationContext
 from tagd.daemon.stations.encoder_steps import Encoded, Job, Refused, Rejected, Superseded, TagWriter
 from tagd.daemon.store.outbox import OutboxError, OutboxFull
-from tagd.protocols.commands import EncodeCommand, EncodeReply, ReplyCode
+from tagd.protocols.commands import EncodeCommand, EncodeReply, OperatorCommand, Reply, ReplyCode
+from tagd.protocols.display import DisplayCode, DisplayState
 from tagd.protocols.events import (
     BarcodeScanned,
     ItemEncoded,
@@ -26,7 +27,7 @@ from tagd.protocols.events import (
 )
 from tagd.protocols.iso15693 import format_uid
 from tagd.protocols.nw7 import BarcodeError, normalise, parse_scan
-from tagd.protocols.tagtypes import Item, TagRequirement, required_tag
+from tagd.protocols.tagtypes import REASON_TEXTS, Item, TagRequirement, required_tag
 
 __all__ = ["EncoderStation"]
 
@@ -50,7 +51,10 @@ class EncoderStation(Station):
         self._pad = asyncio.Lock()
         self._waiting: Job | None = None
         self._jobs: set[asyncio.Task[None]] = set()
+        self.operator: str | None = None
+        """Who is signed in at the desk (cmd/operator, or the page): carried by the encoding events."""
         self.router.command(EncodeCommand, self._command)
+        self.router.command(OperatorCommand, self._operator)
 
     async def serve(self) -> None:
         try:
@@ -68,8 +72,8 @@ class EncoderStation(Station):
             return
         try:
             await self._scanned(raw)
-        except OutboxFull as exc:
-            self.display(f"not working: {exc}")
+        except OutboxFull:
+            self.display(DisplayState.of(DisplayCode.OUTBOX_FULL))
 
     async def _scanned(self, raw: str) -> None:
         text = normalise(raw)[:_TEXT_MAX]
@@ -102,7 +106,7 @@ class EncoderStation(Station):
             and not waiting.writing
             and (waiting.item_id, waiting.request_id) == (item_id, None)
         ):
-            self.display(f"{item_id}: scanned again; still waiting for its tag")
+            self.display(DisplayState.of(DisplayCode.SCANNED_AGAIN, item_id=item_id, title=waiting.title))
             return
         job = Job(item_id, found.tag_item(self.settings.shelving_marks), title=found.title)
         task = asyncio.create_task(self._run_scanned(job), name=f"encode {item_id}")
@@ -115,7 +119,18 @@ class EncoderStation(Station):
             await self._run_job(job)
         except Exception:
             log.exception("encoder.job_failed", station=self.name, item_id=job.item_id)
-            self.display(f"{job.item_id}: internal error, see the log; scan it again")
+            self.display(DisplayState.of(DisplayCode.INTERNAL_ERROR, item_id=job.item_id))
+
+    async def _operator(self, command: OperatorCommand) -> Reply:
+        """cmd/operator: who works here now."""
+        self.sign_in(command.operator)
+        return Reply(ok=True)
+
+    def sign_in(self, operator: str | None) -> None:
+        self.operator = operator
+        log.info("encoder.operator", station=self.name, operator=operator)
+        if operator is not None:
+            self.display(DisplayState.of(DisplayCode.OPERATOR, operator=operator))
 
     async def _command(self, command: EncodeCommand) -> EncodeReply:
         """cmd/encode: answered when the job ends (ok with the tag, or the reject reason)."""
@@ -167,6 +182,7 @@ class EncoderStation(Station):
         async with self._pad:
             try:
                 requirement = required_tag(job.item)
+                job.requirement = requirement
                 if requirement.product is None:
                     raise _ask_librarian(requirement)
                 encoded = await self.writer.encode(job, requirement.product)  # superseded: raises at once
@@ -177,7 +193,7 @@ class EncoderStation(Station):
                 return await self._reject(job, rejected)
             except Refused as refused:
                 log.warning("encoder.refused", station=self.name, item_id=job.item_id, reason=str(refused))
-                self.display(f"not working: {refused} ({job.item_id}: its tag was not written)")
+                self.display(DisplayState.of(DisplayCode.OUTBOX_FULL_ITEM, item_id=job.item_id))
                 return refused
             finally:
                 if self._waiting is job:
@@ -198,6 +214,7 @@ class EncoderStation(Station):
             forced=encoded.forced,
             request_id=job.request_id,
             title=job.title,
+            operator=self.operator,
         )
         log.info(
             "encoder.encoded",
@@ -209,9 +226,21 @@ class EncoderStation(Station):
             blocks=encoded.blocks,
             attempts=encoded.attempts,
         )
-        what = "already carries" if encoded.already else "now carries"
-        cover = f"; cover it with the {requirement.cover.replace('_', ' ')}" if requirement.cover else ""
-        self.display(f"tag {event.uid} {what} {job.item_id}{cover}")
+        code = DisplayCode.ALREADY_ENCODED if encoded.already else DisplayCode.ENCODED
+        self.display(
+            DisplayState.of(
+                code,
+                item_id=job.item_id,
+                title=job.title,
+                uid=event.uid,
+                product=event.product,
+                placement=requirement.placement,
+                rule_reason=requirement.reason,
+                cover=requirement.cover,
+                forced=encoded.forced or None,
+                operator=self.operator,
+            )
+        )
         await self._report(event)
         return event
 
@@ -221,10 +250,11 @@ class EncoderStation(Station):
             detail=rejected.detail,
             item_id=job.item_id if job is not None else None,
             request_id=job.request_id if job is not None else None,
+            operator=self.operator,
             **rejected.fields,
         )
         log.info("encoder.rejected", station=self.name, reason=str(rejected.reason), detail=rejected.detail)
-        self.display(f"not encoded ({rejected.reason}): {rejected.detail}")
+        self.display(_rejected_state(event, job.title if job is not None else None))
         await self._report(event)
         return event
 
@@ -236,8 +266,32 @@ class EncoderStation(Station):
         try:
             await self.emit(event)
         except OutboxError:
-            self.display(f"could not report {event.TYPE}: the outbox refuses events; stop and call for help")
+            self.display(DisplayState.of(DisplayCode.NOT_REPORTED, event=event.TYPE))
             log.exception("encoder.outcome_not_stored", station=self.name, type=event.TYPE)
+
+
+_REJECT_CODES = {
+    RejectReason.ASK_LIBRARIAN: DisplayCode.ASK_LIBRARIAN,
+    RejectReason.TAG_IN_USE: DisplayCode.TAG_IN_USE,
+}
+
+
+def _rejected_state(event: ItemEncodeRejected, title: str | None) -> DisplayState:
+    """The desk's state for a rejection: ask-a-librarian carries the rule and the spec's own words."""
+    rule_ja = REASON_TEXTS[event.rule_reason][1] if event.rule_reason is not None else None
+    return DisplayState.of(
+        _REJECT_CODES.get(event.reason, DisplayCode.REJECTED),
+        reason=event.reason,
+        detail=event.detail,
+        item_id=event.item_id,
+        title=title,
+        uid=event.uid,
+        rule_reason=event.rule_reason,
+        rule_ja=rule_ja,
+        required=event.required,
+        found=event.found,
+        existing_item_id=event.existing_item_id,
+    )
 
 
 def _ask_librarian(requirement: TagRequirement) -> Rejected:

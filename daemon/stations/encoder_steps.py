@@ -55,12 +55,13 @@ from tagd.daemon.stations.securing import FACTORY_PASSWORD, PasswordNeeded, eas_
 from tagd.daemon.store.catalog import Catalog
 from tagd.drivers.base import PasswordRefused, Reader, ReaderLost, TagError, TagLost
 from tagd.protocols import iso28560
+from tagd.protocols.display import DisplayCode, DisplayState
 from tagd.protocols.events import RejectReason
 from tagd.protocols.iso15693 import ErrorCode, PasswordId, format_uid
 from tagd.protocols.iso28560 import BlankTagError, DataModel, Iso28560Error, TagData, Usage
 from tagd.protocols.iso28560 import part2 as iso28560_2
 from tagd.protocols.profiles import ProfileSet, TagProfile, UnknownTag
-from tagd.protocols.tagtypes import Item, TagProduct
+from tagd.protocols.tagtypes import Item, TagProduct, TagRequirement
 
 __all__ = ["Encoded", "EncoderDesk", "Job", "Refused", "Rejected", "Superseded", "TagWriter", "tag_data"]
 
@@ -96,6 +97,8 @@ class Job:
     force: bool = False
     superseded: asyncio.Event = field(default_factory=asyncio.Event)
     writing: bool = False
+    requirement: TagRequirement | None = None
+    """The tag rule's answer, once taken (the desk shows the place and the cover with the tag to take)."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class EncoderDesk(Protocol):
 
     def use_reader(self) -> AbstractAsyncContextManager[Reader]: ...
 
-    def display(self, line: str) -> None: ...
+    def display(self, state: DisplayState) -> None: ...
 
     def refusal(self) -> str | None: ...
 
@@ -163,10 +166,10 @@ class TagWriter:
                 profile = await self._identify(uid, product)
                 memory = await self._memory(uid, profile)
             except TagLost:
-                self.pad.display(f"tag {format_uid(uid)} left the pad before writing: put it back")
+                self.pad.display(DisplayState.of(DisplayCode.TAG_LEFT, uid=format_uid(uid)))
                 continue
             except ReaderLost:
-                self.pad.display("the reader went away before writing: waiting for it")
+                self.pad.display(DisplayState.of(DisplayCode.READER_AWAY))
                 continue
             except TagError as exc:
                 detail = f"tag {format_uid(uid)} refuses to be read: {exc}"
@@ -178,6 +181,14 @@ class TagWriter:
             if forced is None:
                 return Encoded(uid, profile, already=True, forced=False, blocks=0, attempts=0)
             job.writing = True
+            shown = DisplayState.of(
+                DisplayCode.WRITING,
+                item_id=job.item_id,
+                title=job.title,
+                uid=format_uid(uid),
+                product=profile.product,
+            )
+            self.pad.display(shown)
             return await self._write(job, uid, profile, memory, forced=forced)
 
     # -- (3) exactly one tag --------------------------------------------------------------------------
@@ -185,7 +196,18 @@ class TagWriter:
     async def _one_tag(self, job: Job, product: TagProduct) -> int:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timing.tag_return_seconds
-        self.pad.display(f"{job.item_id}: put one {product} tag on the pad")
+        rule = job.requirement
+        self.pad.display(
+            DisplayState.of(
+                DisplayCode.PUT_TAG,
+                item_id=job.item_id,
+                title=job.title,
+                product=product,
+                placement=rule.placement if rule is not None else None,
+                rule_reason=rule.reason if rule is not None else None,
+                cover=rule.cover if rule is not None else None,
+            )
+        )
         seen, reader_away = 0, False
         while True:
             if job.superseded.is_set():
@@ -202,7 +224,8 @@ class TagWriter:
                 if len(tags) == 1:
                     return tags[0].uid
                 if len(tags) > 1 and len(tags) != seen:
-                    self.pad.display(f"{len(tags)} tags on the pad: leave only the one for {job.item_id}")
+                    shown = DisplayState.of(DisplayCode.SEVERAL_TAGS, count=len(tags), item_id=job.item_id)
+                    self.pad.display(shown)
                 seen = len(tags)
             if loop.time() >= deadline:
                 raise self._nothing(seen, reader_away=reader_away)
@@ -307,6 +330,15 @@ class TagWriter:
                 if attempts > 1:
                     memory = await self._memory(uid, profile)
                 given = await self._write_sequence(uid, profile, data, memory)
+                self.pad.display(
+                    DisplayState.of(
+                        DisplayCode.VERIFYING,
+                        item_id=job.item_id,
+                        title=job.title,
+                        uid=shown,
+                        product=profile.product,
+                    )
+                )
                 await self._verify(uid, profile, expected, _span(data, memory, size))
                 await self._protect(uid, profile, given=given)
                 await self._lock(uid, profile.blocks_to_lock(len(data)))
@@ -330,7 +362,7 @@ class TagWriter:
                 raise Rejected(RejectReason.WRITE_FAILED, detail, uid=shown) from None
             except PasswordRefused as exc:
                 lost: TagLost | ReaderLost = exc
-                self.pad.display(f"tag {shown} did not take the EAS/AFI password: lift it off the pad")
+                self.pad.display(DisplayState.of(DisplayCode.PASSWORD_REFUSED, uid=shown))
             except (TagLost, ReaderLost) as exc:
                 lost = exc
             except (TagError, _MismatchError) as exc:
@@ -450,7 +482,7 @@ class TagWriter:
         wait = self.timing.tag_return_seconds
         deadline = loop.time() + wait
         shown = format_uid(uid)
-        self.pad.display(f"tag {shown} left the pad while being written: put it back within {wait:g} s")
+        self.pad.display(DisplayState.of(DisplayCode.TAG_LEFT_WRITING, uid=shown, wait=f"{wait:g}"))
         reader_away = False
         while loop.time() < deadline:
             try:
@@ -462,7 +494,7 @@ class TagWriter:
             except (TagLost, TagError):
                 tags = []
             if any(tag.uid == uid for tag in tags):
-                self.pad.display(f"tag {shown} is back: writing it again")
+                self.pad.display(DisplayState.of(DisplayCode.TAG_BACK, uid=shown))
                 return
             await asyncio.sleep(min(self.timing.poll_seconds, max(0.0, deadline - loop.time())))
         reason = RejectReason.READER_LOST if reader_away else RejectReason.TAG_LOST

@@ -17,6 +17,7 @@ from tagd.daemon.stations.securing import addressed_eas_alarm
 from tagd.daemon.stations.tag_read import read_item_id
 from tagd.daemon.store.outbox import OutboxFull
 from tagd.drivers.base import Reader, ReaderLost, TagLost
+from tagd.protocols.display import DisplayCode, DisplayState
 from tagd.protocols.events import DetectedBy, GateAlarm
 from tagd.protocols.iso15693 import format_uid
 
@@ -102,15 +103,30 @@ class GateStation(Station):
                 "gate.alarm", station=self.name, uid=alarm.uid, item_id=alarm.item_id, by=alarm.detected_by
             )
         outcomes = await asyncio.gather(*(self.emit(alarm) for alarm in alarms), return_exceptions=True)
-        unreported = ""
+        unreported: str | None = None
         for alarm, outcome in zip(alarms, outcomes, strict=True):
             if isinstance(outcome, OutboxFull):
                 log.error("gate.alarm_not_stored", station=self.name, uid=alarm.uid, error=str(outcome))
-                unreported = f" (not reported: {outcome})"  # the gate still sounds; staff learn why
+                unreported = str(outcome)  # the gate still sounds; staff learn why
             elif isinstance(outcome, BaseException):
                 raise outcome
         last = alarms[-1]
-        self.display(f"ALARM: {last.item_id or last.uid or 'EAS tag'}{unreported}")
+        title = None
+        if last.item_id is not None:
+            found = self.catalog.lookup(last.item_id)
+            title = found.title if found is not None else None
+        what = last.item_id or last.uid or "EAS"
+        self.display(
+            DisplayState.of(
+                DisplayCode.GATE_ALARM,
+                what=what,
+                item_id=last.item_id,
+                uid=last.uid,
+                title=title,
+                count=len(alarms),
+                not_reported=unreported,
+            )
+        )
         if len(self._quiet) > PRUNE_AT:
             now = time.monotonic()
             for key in [key for key, until in self._quiet.items() if until <= now]:

@@ -108,6 +108,7 @@ class Outbox:
         self._disk_probe: asyncio.Task[None] | None = None
         self._full: OutboxFull | None = None
         self._watchers: list[Callable[[], None]] = []
+        self._observers: list[Callable[[Envelope], None]] = []
         self._signals: dict[str, asyncio.Event] = {}
         self._empty = asyncio.Event()
 
@@ -151,6 +152,10 @@ class Outbox:
         """Set whenever events of `station` are committed: its publisher waits on it."""
         return self._signals.setdefault(station, asyncio.Event())
 
+    def observe(self, callback: Callable[[Envelope], None]) -> None:
+        """`callback(event)` runs in the event loop after each event is committed (the station pages)."""
+        self._observers.append(callback)
+
     async def append(self, event: Envelope) -> int:
         """Store `event`; when this returns, it is committed (durable per `synchronous`). Returns its seq.
 
@@ -161,7 +166,10 @@ class Outbox:
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._queued_appends.append(_Append(event.station, event.id, event.short_type, payload, done))
         self._start_writer()
-        return await done
+        seq = await done
+        for observer in self._observers:
+            observer(event)
+        return seq
 
     async def ack(self, seqs: Sequence[int]) -> None:
         """Delete events the broker has acknowledged (PUBACK)."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from tagd.protocols import events
 from tagd.protocols.commands import COMMANDS, SIM_COMMANDS, HoldsFeed, Reply, ReplyCode
+from tagd.protocols.display import TEMPLATES, DisplayCode, DisplayMessage, DisplayState
 from tagd.protocols.events import EVENT_TYPES, REJECT_REASON_TEXTS, Envelope, EventData, ReaderStatus, Status
 from tagd_docs.examples import (
     COMMAND_EXAMPLES,
@@ -34,6 +35,7 @@ _TOPICS = """\
 | `tagd/{station}/reply/{request_id}` | tagd → | no | 1 | its [reply](#replies) |
 | `tagd/holds/{item_id}` | circulation → | yes | 1 | the [holds feed](#holds-feed); empty: cleared |
 | `tagd/{station}/sim/{place\\|remove\\|scan\\|card}` | → tagd | no | 1 | [simulator](#simulator-control) |
+| `tagd/{station}/display` | tagd → | yes | 1 | what the desk shows now: [display](#display) |
 
 `tagd` is the default topic prefix (`mqtt.topic_prefix`). Each station has its own MQTT connection, so the
 broker publishes a station's `offline` will when its process dies; a station that stops cleanly publishes
@@ -253,6 +255,14 @@ def _rest() -> list[str]:
     offline = online.model_copy(update={"state": "offline"})
     out += ["", "## Status", "", _doc(Status), "", fields_table(Status, unset="null")]
     out += ["", _json(online), "", _json(offline)]
+    out += ["", "## Display", "", _doc(DisplayMessage), "", fields_table(DisplayMessage, unset="null")]
+    out += ["", "The codes, their level and their English text (Japanese in the gettext catalogs):", ""]
+    out += ["| code | level | English |", "|---|---|---|"]
+    out += [f"| `{code}` | {DisplayState.of(code).level} | {TEMPLATES[code]} |" for code in DisplayCode]
+    item = "123456782"
+    shown = DisplayState.of(DisplayCode.PUT_TAG, item_id=item, title="坊っちゃん", product="U-TAG-L301")
+    text = "123456782: 透明タグ U-TAG-L301 を1枚パッドに置いてください"
+    out += ["", _json(DisplayMessage.of(shown, text, "ja", EXAMPLE_TIME))]
     return out
 
 

@@ -9,6 +9,7 @@ from tagd.protocols.commands import (
     EncodeReply,
     Hold,
     HoldsFeed,
+    OperatorCommand,
     Reply,
     ReplyCode,
     Request,
@@ -136,9 +137,11 @@ COMMAND_EXAMPLES: dict[str, Request] = {
         override_tag=None,
     ),
     "security": SecurityCommand(request_id="co-17", items=[ITEM, "E0040150A1B2C3D5"], secured=False),
+    "operator": OperatorCommand(request_id="op-3", operator="suzuki"),
 }
 
 REPLY_EXAMPLES: dict[str, list[Reply]] = {
+    "operator": [Reply(request_id="op-3", ok=True)],
     "encode": [
         EncodeReply(request_id="enc-0001", ok=True, item_id=ITEM, uid=UID, product=L1000M, already=False),
         EncodeReply(

@@ -27,6 +27,7 @@ from tagd.daemon.app import App
 from tagd.daemon.config.model import Config, load_config_data
 from tagd.daemon.notify import Notifier
 from tagd.daemon.stations.base import Station
+from tagd.protocols.display import DisplayState, english
 from tagd.protocols.events import Envelope, parse_envelope
 
 START_TIMEOUT_S = 10.0
@@ -76,6 +77,7 @@ def station_config(
             "reconnect_max_seconds": 1.0,
         },
         "log": {"format": "json", "level": "debug"},
+        "display": {"listen": "off"},  # the pages' own tests (test_pages.py) pick a free port
     }
     for key, value in sections.items():
         if isinstance(value, Mapping) and isinstance(document.get(key), dict):
@@ -250,8 +252,8 @@ class Displays:
         self._changed = asyncio.Event()
         station.watch_display(self._show)
 
-    def _show(self, _station: Station, line: str) -> None:
-        self.lines.append(line)
+    def _show(self, _station: Station, state: DisplayState) -> None:
+        self.lines.append(english(state))
         self._changed.set()
 
     def mark(self) -> int:

@@ -14,6 +14,7 @@ from tagd.daemon.app import App
 from tagd.daemon.holds.handover import IdentifiedBy, IdentifiedItem, TrapResult
 from tagd.daemon.stations.checkin import CheckinStation
 from tagd.drivers.sim.reader import default_world
+from tagd.protocols.display import DisplayCode, DisplayState, english
 from tagd.protocols.iso15693 import parse_uid
 from tagd.protocols.nw7 import with_check_digit
 
@@ -36,7 +37,8 @@ class RecordingTrap:
             self._handed.notify_all()
         if item.item_id == self.fail_for:
             raise RuntimeError("the holds ledger is broken")
-        return TrapResult(display="to the hold shelf")
+        again = DisplayCode.TO_HOLD_SHELF_AGAIN
+        return TrapResult(DisplayState.of(again, item_id=item.item_id, hold_id="H-1"))
 
     async def wait(self, count: int) -> list[IdentifiedItem]:
         async with asyncio.timeout(5.0), self._handed:
@@ -52,8 +54,8 @@ class Display:
         self._shown = asyncio.Event()
         station.watch_display(self._show)
 
-    def _show(self, _station: object, line: str) -> None:
-        self.lines.append(line)
+    def _show(self, _station: object, state: DisplayState) -> None:
+        self.lines.append(english(state))
         self._shown.set()
 
     async def wait_for(self, line: str) -> None:
@@ -117,7 +119,7 @@ async def test_a_returned_item_is_secured_and_handed_over_once_per_presence(
         assert (tag.afi, tag.eas) == (0x07, True)
         (handed,) = await trap.wait(1)
         assert handed == IdentifiedItem(item_id, uid, IdentifiedBy.RFID, True, checkin.name, LIBRARY)
-        await desk.wait_for(f"{item_id}: to the hold shelf")
+        await desk.wait_for(f"{item_id}: to the hold shelf (hold H-1, already reported)")
 
         mark = checkin.desk.mark()
         await checkin.scan(item_id)  # scanned while it lies on the pad: the same presence

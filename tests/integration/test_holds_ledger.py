@@ -16,6 +16,7 @@ from tagd.daemon.mqtt.link import MqttLink
 from tagd.daemon.mqtt.router import Router
 from tagd.daemon.store.outbox import Outbox, OutboxFull, OutboxSettings, Reporter
 from tagd.protocols.commands import HoldsFeed, parse_holds
+from tagd.protocols.display import DisplayState, english
 from tagd.protocols.events import HoldArrived, ItemRemoved, Role, parse_envelope
 
 BOOK = "100000017"
@@ -54,8 +55,8 @@ class CheckinDesk:
     def reporter(self) -> Reporter:
         return self.link.reporter
 
-    def display(self, line: str) -> None:
-        self.lines.append(line)
+    def display(self, state: DisplayState) -> None:
+        self.lines.append(english(state))
 
 
 async def opened(path: Path, max_events: int = 10) -> tuple[Outbox, HoldLedger, HoldDesk, CheckinDesk]:
@@ -77,7 +78,7 @@ async def test_holds_and_reports_survive_a_restart(tmp_path: Path) -> None:
     await holds.on_feed(BOOK, FEED)
     result = await holds.trap(returned())
     assert result is not None
-    assert result.display.startswith("to the hold shelf (hold H-1, until 2026-11-29)")
+    assert result.display.startswith(f"{BOOK}: to the hold shelf (hold H-1, until 2026-11-29)")
     await ledger.close()
     await outbox.close()
 
@@ -85,7 +86,7 @@ async def test_holds_and_reports_survive_a_restart(tmp_path: Path) -> None:
     assert ledger.book.holds_on(BOOK) == FEED.holds
     again = await holds.trap(returned())
     assert again is not None
-    assert again.display == "to the hold shelf (hold H-1, already reported)"
+    assert again.display == f"{BOOK}: to the hold shelf (hold H-1, already reported)"
     stored = await outbox.pending()
     assert [event.kind for event in stored] == ["hold.arrived"]
     await ledger.close()
@@ -106,7 +107,7 @@ async def test_an_event_the_outbox_refused_is_stored_later_with_its_recorded_id(
     outbox, ledger, holds, _ = await opened(tmp_path, max_events=2)
     result = await holds.trap(returned())  # the item read again once there is room
     assert result is not None
-    assert result.display == "to the hold shelf (hold H-1, already reported)"
+    assert result.display == f"{BOOK}: to the hold shelf (hold H-1, already reported)"
     stored = [parse_envelope(event.payload) for event in await outbox.pending()]
     assert [(event.short_type, event.id) for event in stored] == [
         ("item.removed", stored[0].id),

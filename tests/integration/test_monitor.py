@@ -2,6 +2,7 @@
 follows a real mosquitto (status, events, a broker restart) as a feed or as JSON lines."""
 
 import asyncio
+import contextvars
 import io
 import json
 import os
@@ -26,6 +27,7 @@ from tagd.daemon.monitor.render import (
     Kind,
     entry_for_envelope,
     entry_for_message,
+    use_language,
 )
 from tagd.protocols import events as ev
 from tagd.protocols.tagtypes import TagProduct
@@ -88,6 +90,29 @@ def test_each_event_renders_its_facts(kind: str) -> None:
     for fact in facts:
         assert fact in entry.text, f"{kind}: {fact!r} not in {entry.text!r}"
     assert "\n" not in entry.plain()
+
+
+JAPANESE: dict[str, list[str]] = {
+    "item.encoded": ["123456782", "はらぺこあおむし", "U-TAG-L1000M", "書き込みました", "ハードカバー"],
+    "item.encode_rejected": ["WRONG TAG TYPE", "資料 123456782", "必要なタグ U-TAG-L1000M"],
+    "gate.alarm": ["警報", "123456782"],
+    "hold.arrived": ["予約棚", "2025-04-08", "メールで連絡", "今回は携帯に"],
+    "hold.transit": ["回送", "north"],
+    "hold.deferred": ["取り置き"],
+    "reader.lost": ["切断", "2.0秒後"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(JAPANESE))
+def test_the_feed_speaks_japanese_with_lang_ja(kind: str) -> None:
+    def rendered() -> str:
+        use_language("ja")
+        return entry_for_envelope(envelope(EVENT_EXAMPLES[kind])).text
+
+    text = contextvars.copy_context().run(rendered)  # the language stays in that context
+    for words in JAPANESE[kind]:
+        assert words in text, f"{kind}: {words!r} not in {text!r}"
+    assert entry_for_envelope(envelope(EVENT_EXAMPLES[kind])).text != text  # English here, still
 
 
 def test_asking_a_librarian_is_a_warning_not_a_fault() -> None:

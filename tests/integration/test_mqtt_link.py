@@ -113,7 +113,7 @@ async def test_status_is_retained_online_and_follows_the_readers(broker: Broker,
             assert first.retain
             assert statuses([first]) == [
                 {"state": "online", "role": "encoder", "library": "central", "readers": {}, "outbox_depth": 0,
-                 "outbox_full": False}
+                 "outbox_full": False, "display": None}
             ]  # fmt: skip
             link.set_readers({"pad": ReaderStatus(url="sim:pad", state=ReaderState.CONNECTED)})
             await late.wait_for(lambda m: len(m) >= 2)
@@ -202,7 +202,7 @@ async def test_the_will_says_offline_when_the_process_dies(broker: Broker, tmp_p
         assert late.messages[0].retain
         assert statuses(late.messages) == [
             {"state": "offline", "role": "gate", "library": "central", "readers": {}, "outbox_depth": 0,
-             "outbox_full": False}
+             "outbox_full": False, "display": None}
         ]  # fmt: skip
 
 

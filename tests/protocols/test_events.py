@@ -273,13 +273,14 @@ def test_status_payload() -> None:
     status = Status(state="offline", role=Role.GATE, library="north", outbox_depth=3, outbox_full=True)
     assert json.loads(status.to_json()) == {
         "state": "offline", "role": "gate", "library": "north", "readers": {}, "outbox_depth": 3,
-        "outbox_full": True,
+        "outbox_full": True, "display": None,
     }  # fmt: skip
 
 
 def test_topics() -> None:
     topics = Topics("lib/tagd", "enc1")
     assert topics.event("item.encoded") == "lib/tagd/enc1/events/item.encoded"
+    assert topics.display == "lib/tagd/enc1/display"
     expected = ["lib/tagd/enc1/cmd/+", "lib/tagd/enc1/sim/+", "lib/tagd/holds/+"]
     assert topics.subscriptions(holds=True) == expected
     assert topics.classify("lib/tagd/enc1/cmd/encode") == ("cmd", "encode")
