@@ -37,9 +37,9 @@ venv: $(VENV)/.installed $(MO_FILES)
 
 # Staff texts: extract every _() / N_() into the template, then merge it into each language's .po file.
 i18n: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _t --no-location --sort-output --project tagd \
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _t --no-location --no-wrap --sort-output --project tagd \
 	  -o $(LOCALES)/tagd.pot protocols daemon
-	$(BIN)/pybabel update -D tagd -i $(LOCALES)/tagd.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel update -D tagd -i $(LOCALES)/tagd.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete --no-wrap
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip

@@ -190,6 +190,9 @@ class EncodeCommand(Command):
     )
     force: bool = Field(default=False, description="overwrite a tag that carries another item")
     title: Text | None = Field(default=None, description="shown at the desk and in item.encoded")
+    override_by: Text | None = Field(
+        default=None, description="who decided override_tag (a librarian's name or staff code); recorded"
+    )
 
 
 class SecurityCommand(Command):

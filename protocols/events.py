@@ -143,6 +143,9 @@ class ItemEncoded(EventData):
     )
     title: Text | None = Field(default=None, description="from the station catalog, when known")
     operator: Text | None = Field(default=None, description="who was signed in at the desk (cmd/operator)")
+    override_by: Text | None = Field(
+        default=None, description="who decided the librarian's override (cmd/encode override_by), if any"
+    )
 
 
 class ItemEncodeRejected(EventData):

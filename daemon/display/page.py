@@ -68,6 +68,13 @@ TEXTS: dict[str, str] = {
     "mute": N_("Sound off"),
     "unmute": N_("Sound on"),
     "waiting": N_("waiting"),
+    "progress": N_("Shipment {file}: {done} / {total} done, {pile} waiting for a librarian"),
+    "pile": N_("Waiting for a librarian"),
+    "decided_by": N_("decided by (librarian's name or staff code)"),
+    "decided_by_needed": N_("Enter who decided first"),
+    "override_clear": N_("Clear tag (U-TAG-L301)"),
+    "override_white": N_("White tag (U-TAG-L1000M)"),
+    "override_sent": N_("Sent: put a tag on the pad"),
 }
 """Every word of the pages (the script reads them from the page: nothing is hard-coded in it)."""
 

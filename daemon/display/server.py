@@ -32,6 +32,7 @@ from tagd.daemon.logs import get_logger
 from tagd.daemon.stations.base import Station
 from tagd.daemon.store.outbox import Outbox
 from tagd.protocols.events import Envelope
+from tagd.protocols.tagtypes import TagProduct
 
 __all__ = ["DisplayListenError", "DisplayServer"]
 
@@ -78,6 +79,7 @@ class DisplayServer:
         app.router.add_get("/stations/{name}/view", self._view)
         app.router.add_post("/stations/{name}/operator", self._operator)
         app.router.add_post("/stations/{name}/overwrite", self._overwrite)
+        app.router.add_post("/stations/{name}/override", self._override)
         app.router.add_static("/static/", _static_dir(), append_version=False)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -217,11 +219,26 @@ class DisplayServer:
         """The forced encode of the item whose tag carries another item: its fields from the catalog."""
         view = self._station(request)
         body = await _json_body(request)
-        item_id = str(body.get("item_id", ""))
-        found = view.station.catalog.lookup(item_id)
+        return self._encode(view.station, str(body.get("item_id", "")), {"force": True})
+
+    async def _override(self, request: web.Request) -> web.Response:
+        """A librarian's decision for an item on the pile: encode it with this tag, recording who decided."""
+        view = self._station(request)
+        body = await _json_body(request)
+        tag, decided_by = body.get("tag"), body.get("decided_by")
+        if tag not in {product.value for product in TagProduct}:
+            return web.json_response({"ok": False, "error": f"tag: {tag!r} is not a tag product"}, status=400)
+        if not isinstance(decided_by, str) or not decided_by.strip():
+            return web.json_response({"ok": False, "error": "decided_by: who decided"}, status=400)
+        fields = {"override_tag": tag, "override_by": decided_by.strip()}
+        return self._encode(view.station, str(body.get("item_id", "")), fields)
+
+    def _encode(self, station: Station, item_id: str, extra: dict[str, Any]) -> web.Response:
+        """cmd/encode for a catalog item, with its fields from the catalog and `extra`."""
+        found = station.catalog.lookup(item_id)
         if found is None:
             return web.json_response({"ok": False, "error": f"{item_id!r} is not in the catalog"}, status=404)
-        item = found.tag_item(view.station.settings.shelving_marks)
+        item = found.tag_item(station.settings.shelving_marks)
         fields = {
             "item_id": item_id,
             "kind": item.kind,
@@ -229,9 +246,9 @@ class DisplayServer:
             "inside_cover": item.inside_cover,
             "call_number": item.call_number,
             "title": found.title,
-            "force": True,
+            **extra,
         }
-        return self._command(view.station, "encode", fields)
+        return self._command(station, "encode", fields)
 
     def _command(self, station: Station, name: str, fields: dict[str, Any]) -> web.Response:
         request_id = f"page-{uuid.uuid4().hex[:16]}"

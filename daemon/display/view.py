@@ -17,11 +17,14 @@ from tagd.daemon.stations.base import Station
 from tagd.protocols.display import DisplayCode, DisplayState
 from tagd.protocols.events import Envelope
 from tagd.protocols.i18n import N_, Language
+from tagd.protocols.payload_types import Role
 
-__all__ = ["RECENT_MAX", "StationView"]
+__all__ = ["PILE_MAX", "RECENT_MAX", "StationView"]
 
 RECENT_MAX = 20
 """The last outcomes a page lists."""
+PILE_MAX = 20
+"""The items of the librarian's pile an encoder page lists (the report has them all)."""
 
 _OUTCOMES = frozenset(
     {
@@ -150,6 +153,31 @@ class StationView:
             "pad": sorted(self._pad.values(), key=lambda entry: (entry["item_id"], entry["part"])),
             "incomplete": list(self._incomplete.values()),
             "card": self._card,
+            **(self._worklist() if station.role is Role.ENCODER else {}),
+        }
+
+    def _worklist(self) -> dict[str, Any]:
+        """The encoder's shipment: its progress (the newest shipment) and the librarian's pile."""
+        catalog = self.station.catalog
+        shipments = catalog.shipments()
+        latest = shipments[-1] if shipments else None
+        progress = catalog.progress(None if latest is None else latest.id)
+        return {
+            "progress": {
+                "file": None if latest is None else latest.file_name,
+                "done": progress.done,
+                "total": progress.total,
+                "pile": progress.ask_librarian,
+            },
+            "pile": [
+                {
+                    "item_id": item.item_id,
+                    "title": item.title,
+                    "call_number": item.call_number,
+                    "reason": self._reason(item.code) or item.reason,
+                }
+                for item in catalog.pile()[:PILE_MAX]
+            ],
         }
 
     def _state(self, state: DisplayState, at: datetime) -> dict[str, Any]:
@@ -165,6 +193,13 @@ class StationView:
             "text": render(state, self.language),
             "time": at.isoformat(),
         }
+
+    def _reason(self, code: str | None) -> str | None:
+        """A rule reason's words in the page's language (None for a code the texts do not know)."""
+        if code is None:
+            return None
+        shown = derived({"rule_reason": code}, gettext_for(self.language)).get("rule_reason_text")
+        return shown if shown and shown != code else None
 
     def _title(self, item_id: str) -> str | None:
         found = self.station.catalog.lookup(item_id)

@@ -148,7 +148,14 @@ class EncoderStation(Station):
             marks=self.settings.shelving_marks,
         )
         title = command.title or (known.title if known is not None else None)
-        job = Job(command.item_id, item, title=title, request_id=command.request_id, force=command.force)
+        job = Job(
+            command.item_id,
+            item,
+            title=title,
+            request_id=command.request_id,
+            force=command.force,
+            override_by=command.override_by if command.override_tag is not None else None,
+        )
         outcome = await self._run_job(job)
         if isinstance(outcome, Refused):
             return EncodeReply(
@@ -215,6 +222,7 @@ class EncoderStation(Station):
             request_id=job.request_id,
             title=job.title,
             operator=self.operator,
+            override_by=job.override_by,
         )
         log.info(
             "encoder.encoded",

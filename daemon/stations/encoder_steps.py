@@ -95,6 +95,8 @@ class Job:
     title: str | None = None
     request_id: str | None = None
     force: bool = False
+    override_by: str | None = None
+    """Who decided a librarian's override of the tag rule (recorded with the item)."""
     superseded: asyncio.Event = field(default_factory=asyncio.Event)
     writing: bool = False
     requirement: TagRequirement | None = None

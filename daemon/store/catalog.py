@@ -38,7 +38,7 @@ __all__ = ["Catalog", "CatalogError", "CatalogItem", "ImportResult", "import_fil
 
 _log = get_logger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _CHUNK = 500
 _COLUMNS = tuple(field.name for field in fields(CatalogItem))
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items WHERE item_id = ?"  # noqa: S608 - fixed column names
@@ -76,6 +76,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE items ADD COLUMN genre TEXT",
     ),
     3: worklist.MIGRATION,
+    4: worklist.MIGRATION_4,
 }
 """The statements that bring a catalog of the version before up to this version; a new catalog is created
 at SCHEMA_VERSION directly. Each step runs in one transaction with its version stamp."""
@@ -215,6 +216,10 @@ class Catalog:
     def progress(self, shipment: int | None = None) -> worklist.Progress:
         """Counts per state of one shipment, or of every item: for the desk's "128 / 300 済"."""
         return worklist.progress(self._db, shipment)
+
+    def pile(self, shipment: int | None = None) -> list[worklist.PileItem]:
+        """The librarian's pile: the items waiting for a librarian (ask_librarian), oldest first."""
+        return worklist.pile(self._db, shipment)
 
     def report_rows(self, shipment: int | None = None) -> list[worklist.ReportRow]:
         return list(worklist.report_rows(self._db, shipment))

@@ -21,9 +21,9 @@ from enum import StrEnum
 from tagd.protocols.events import ItemEncoded, ItemEncodeRejected, RejectReason
 from tagd.protocols.tagtypes import Reason
 
-__all__ = ["MIGRATION", "SCHEMAS", "Progress", "ReportRow", "Shipment", "State"]
+__all__ = ["MIGRATION", "MIGRATION_4", "SCHEMAS", "PileItem", "Progress", "ReportRow", "Shipment", "State"]
 
-SCHEMAS = (
+_SCHEMAS_3 = (
     """
     CREATE TABLE IF NOT EXISTS shipments (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -48,8 +48,34 @@ SCHEMAS = (
     """,
     "CREATE INDEX IF NOT EXISTS worklist_shipment ON worklist (shipment_id, state)",
 )
+SCHEMAS = (
+    """
+    CREATE TABLE IF NOT EXISTS shipments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        file_name TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        items INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS worklist (
+        item_id TEXT PRIMARY KEY,
+        shipment_id INTEGER REFERENCES shipments (id),
+        state TEXT NOT NULL,
+        uid TEXT,
+        product TEXT,
+        operator TEXT,
+        at TEXT,
+        reason TEXT,
+        title TEXT,
+        code TEXT
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS worklist_shipment ON worklist (shipment_id, state)",
+)
 MIGRATION = (
-    *SCHEMAS,
+    *_SCHEMAS_3,
     # items imported before shipments existed: one shipment per file, every item pending
     """
     INSERT INTO shipments (file_name, digest, imported_at, items)
@@ -62,6 +88,8 @@ MIGRATION = (
     """,
 )
 """Schema 3: the tables, and the items already in the catalog as pending items of their files."""
+MIGRATION_4 = ("ALTER TABLE worklist ADD COLUMN code TEXT",)
+"""Schema 4: the reason's code (the tag rule's reason for ask_librarian), which pages render per language."""
 
 
 _REPORT = (
@@ -71,6 +99,11 @@ _REPORT = (
 )
 _ORDER = " ORDER BY worklist.shipment_id IS NULL, worklist.shipment_id, items.line, worklist.item_id"
 _REPORT_ALL = _REPORT + _ORDER
+_PILE = (
+    "SELECT worklist.item_id, coalesce(worklist.title, items.title), items.call_number, worklist.reason,"
+    " worklist.code FROM worklist LEFT JOIN items USING (item_id) WHERE worklist.state = 'ask_librarian'"
+)
+_PILE_ORDER = " ORDER BY worklist.at, worklist.item_id LIMIT ?"
 _REPORT_SHIPMENT = _REPORT + " WHERE worklist.shipment_id = ?" + _ORDER
 
 
@@ -108,6 +141,18 @@ class Progress:
     @property
     def ask_librarian(self) -> int:
         return self.counts.get(State.ASK_LIBRARIAN, 0)
+
+
+@dataclass(frozen=True)
+class PileItem:
+    """One item on the librarian's pile, as the encoder page lists it."""
+
+    item_id: str
+    title: str | None
+    call_number: str | None
+    reason: str | None
+    code: str | None
+    """The tag rule's reason (a tagtypes.Reason value), which a page renders in its language."""
 
 
 @dataclass(frozen=True)
@@ -152,16 +197,19 @@ def record(db: sqlite3.Connection, event: ItemEncoded | ItemEncodeRejected, *, a
     """The item's new state from the encoder's outcome (an event without an item_id changes nothing)."""
     if event.item_id is None:
         return
-    operator = getattr(event, "operator", None)  # issue 14 adds it to the events
+    operator = event.operator
     stamp = at or _now()
     values: tuple[str | None, str | None, str | None]
+    code: str | None = None
     if isinstance(event, ItemEncoded):
         overridden = event.rule_reason == Reason.LIBRARIAN_OVERRIDE
         state = State.OVERRIDDEN if overridden else State.ENCODED
-        values = (event.uid, event.product, None)
+        decided = f"decided by {event.override_by}" if overridden and event.override_by else None
+        values = (event.uid, event.product, decided)
     else:
         state = State.ASK_LIBRARIAN if event.reason is RejectReason.ASK_LIBRARIAN else State.REJECTED
         values = (event.uid, None, f"{event.reason}: {event.detail}")
+        code = event.rule_reason or event.reason
     current = db.execute("SELECT state FROM worklist WHERE item_id = ?", (event.item_id,)).fetchone()
     if current is not None and _RANK[State(current[0])] > _RANK[state]:
         return
@@ -174,12 +222,23 @@ def record(db: sqlite3.Connection, event: ItemEncoded | ItemEncodeRejected, *, a
         return  # the same book on the pad again: who encoded it, and when, stays
     title = getattr(event, "title", None)
     db.execute(
-        "INSERT INTO worklist (item_id, shipment_id, state, uid, product, reason, operator, at, title)"
-        " VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id) DO UPDATE SET state = excluded.state,"
-        " uid = excluded.uid, product = excluded.product, reason = excluded.reason,"
-        " operator = excluded.operator, at = excluded.at, title = coalesce(excluded.title, worklist.title)",
-        (event.item_id, state.value, *values, operator, stamp, title),
+        "INSERT INTO worklist (item_id, shipment_id, state, uid, product, reason, operator, at, title, code)"
+        " VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (item_id) DO UPDATE SET state = excluded.state, uid = excluded.uid,"
+        " product = excluded.product, reason = excluded.reason,"
+        " operator = excluded.operator, at = excluded.at, title = coalesce(excluded.title, worklist.title),"
+        " code = excluded.code",
+        (event.item_id, state.value, *values, operator, stamp, title, code),
     )
+
+
+def pile(db: sqlite3.Connection, shipment: int | None = None, *, limit: int = 50) -> list[PileItem]:
+    """The librarian's pile: items waiting for a librarian's decision, oldest first."""
+    if shipment is None:
+        rows = db.execute(_PILE + _PILE_ORDER, (limit,))
+    else:
+        rows = db.execute(_PILE + " AND worklist.shipment_id = ?" + _PILE_ORDER, (shipment, limit))
+    return [PileItem(*row) for row in rows]
 
 
 def shipments(db: sqlite3.Connection) -> list[Shipment]:

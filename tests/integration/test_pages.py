@@ -175,6 +175,43 @@ async def test_the_overwrite_question_is_answered_with_the_button_by_the_signed_
         await screenshot(browser, "encoder-overwritten")
 
 
+async def test_the_librarians_pile_and_an_override_with_who_decided(
+    tmp_path: Path, broker: Broker, browser: WebDriver
+) -> None:
+    """Issue 15 §1: the shipment's progress and the librarian's pile on the encoder page; a librarian's
+    decision (which tag, who decided) goes to the tag rule as override_tag and is recorded."""
+    async with branch(tmp_path, broker) as library:
+        await open_page(browser, library.url("encoder"))
+        progress = await wait_text(browser, "progress", "済")
+        assert "demo-delivery.csv" in progress
+        assert "司書確認待ち 0" in progress
+        mark = library.desk.mark()
+        await library.scan("encoder", CLOTH)
+        await library.desk.wait_for("item.encode_rejected", lambda e: e.data.item_id == CLOTH, after=mark)
+        await wait_text(browser, "progress", "司書確認待ち 1")
+        pile = await wait_text(browser, "pile-items", CLOTH)
+        assert "ぬのえほん どうぶつ" in pile
+        assert "布の本" in pile  # the rule's reason, in the page's language
+        white = f"#pile-items li[data-item='{CLOTH}'] button.override-white"
+        click = "document.querySelector(arguments[0]).click()"  # found and clicked at once: pushes redraw the list
+        await act(lambda: browser.execute_script(click, white))
+        await wait_text(browser, "pile-note", "判断した人")  # no decision without who decided
+        await act(lambda: browser.find_element("id", "decided-by").send_keys("tanaka"))
+        await act(lambda: browser.execute_script(click, white))
+        await wait_text(browser, "pile-note", "タグをパッドに置いてください")
+        await screenshot(browser, "encoder-librarian-pile")
+        await library.place("encoder", profile="U-TAG-L1000M")
+        encoded = await library.desk.wait_for("item.encoded", lambda e: e.data.item_id == CLOTH, after=mark)
+        assert (encoded.data.product, encoded.data.rule_reason, encoded.data.override_by) == (
+            "U-TAG-L1000M",
+            "librarian_override",
+            "tanaka",
+        )
+        await wait_text(browser, "progress", "司書確認待ち 0")
+        row = next(r for r in library.app.catalog.report_rows() if r.item_id == CLOTH)  # type: ignore[union-attr]
+        assert (row.state, row.reason) == ("overridden", "decided by tanaka")
+
+
 async def test_a_gate_alarm_fills_the_screen_with_the_title(
     tmp_path: Path, broker: Broker, browser: WebDriver
 ) -> None:

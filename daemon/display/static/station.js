@@ -163,6 +163,32 @@
     return operatorForm;
   }
 
+  // The shipment's progress and the librarian's pile; the "decided by" field is drawn once (typing survives).
+  let pileForm = null;
+  function pilePanel() {
+    if (pileForm === null) {
+      const input = el("input", { id: "decided-by", type: "text", placeholder: T.decided_by, autocomplete: "off" });
+      pileForm = el("section", { class: "panel pile", id: "pile" },
+        el("div", { class: "progress", id: "progress" }),
+        el("h2", {}, T.pile),
+        input,
+        el("div", { class: "pile-note", id: "pile-note" }),
+        el("ol", { id: "pile-items" }));
+    }
+    const p = view.progress || { file: "", done: 0, total: 0, pile: 0 };
+    pileForm.querySelector("#progress").textContent = T.progress
+      .replace("{file}", p.file || "").replace("{done}", p.done).replace("{total}", p.total).replace("{pile}", p.pile);
+    pileForm.querySelector("#pile-items").replaceChildren(...(view.pile || []).map((entry) =>
+      el("li", { "data-item": entry.item_id },
+        el("span", { class: "item-id" }, entry.item_id), " ",
+        el("span", { class: "item-title" }, entry.title ? "『" + entry.title + "』" : ""), " ",
+        el("span", { class: "call-number" }, entry.call_number || ""),
+        el("div", { class: "reason" }, entry.reason || ""),
+        el("button", { class: "override-clear", onclick: (event) => override(event, entry.item_id, "U-TAG-L301") }, T.override_clear),
+        el("button", { class: "override-white", onclick: (event) => override(event, entry.item_id, "U-TAG-L1000M") }, T.override_white))));
+    return pileForm;
+  }
+
   function recent(title) {
     return el("section", { class: "panel recent", id: "recent" },
       el("h2", {}, title || T.recent),
@@ -255,16 +281,24 @@
     await post("/overwrite", { item_id: itemId });
   }
   async function signIn(name) { await post("/operator", { operator: name }); }
+  async function override(event, itemId, tag) {
+    const decidedBy = document.getElementById("decided-by").value.trim();
+    const note = document.getElementById("pile-note");
+    if (!decidedBy) { note.textContent = T.decided_by_needed; return; }
+    event.target.disabled = true;
+    note.textContent = T.override_sent;
+    await post("/override", { item_id: itemId, tag: tag, decided_by: decidedBy });
+  }
 
   // -- drawing and the live feed ------------------------------------------------------------------------------
   const live = el("div", { id: "live" });
   app.append(live);
-  if (view.role === "encoder") app.append(operatorPanel());
+  if (view.role === "encoder") app.append(operatorPanel(), pilePanel());
   function draw() {
     document.body.className = "station role-" + view.role + " level-" + view.display.level + (connected ? "" : " offline");
     const role = { encoder, checkout, gate, checkin }[view.role];
     live.replaceChildren(header(), ...banners(), state(), ...(role ? role() : []).flat().filter(Boolean));
-    if (view.role === "encoder") operatorPanel();
+    if (view.role === "encoder") { operatorPanel(); pilePanel(); }
     document.body.dataset.version = String(view.version);
     document.body.dataset.connected = connected ? "1" : "0";
   }
