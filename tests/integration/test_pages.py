@@ -193,7 +193,7 @@ async def test_the_librarians_pile_and_an_override_with_who_decided(
         assert "ぬのえほん どうぶつ" in pile
         assert "布の本" in pile  # the rule's reason, in the page's language
         white = f"#pile-items li[data-item='{CLOTH}'] button.override-white"
-        click = "document.querySelector(arguments[0]).click()"  # found and clicked at once: pushes redraw the list
+        click = "document.querySelector(arguments[0]).click()"  # find and click at once: pushes redraw it
         await act(lambda: browser.execute_script(click, white))
         await wait_text(browser, "pile-note", "判断した人")  # no decision without who decided
         await act(lambda: browser.find_element("id", "decided-by").send_keys("tanaka"))
