@@ -11,24 +11,26 @@ from tagd.drivers import CardRead
 from tagd.drivers.nfc_cards import sim_card_reader
 from tagd.drivers.scanner import sim_scanner
 from tagd.drivers.sim.reader import DEFAULT_FIELD, default_world
-from tagd.protocols.commands import Reply, ReplyCode, SimCard, SimCommand, SimPlace, SimRemove, SimScan
-from tagd.protocols.events import CommandRejected, Uid
+from tagd.protocols.commands import (
+    Reply,
+    ReplyCode,
+    SimCard,
+    SimCommand,
+    SimPlace,
+    SimPlaceReply,
+    SimRemove,
+    SimScan,
+)
+from tagd.protocols.events import CommandRejected
 from tagd.protocols.iso15693 import format_uid, parse_uid
 
-__all__ = ["DEFAULT_SIM_PROFILE", "SimControl", "SimPlaceReply", "sim_name"]
+__all__ = ["DEFAULT_SIM_PROFILE", "SimControl", "sim_name"]
 
 log = get_logger(__name__)
 
 DEFAULT_SIM_PROFILE = "U-TAG-L301"
 """sim/place of a new tag without a profile: the library's default book tag."""
 _TEXT_MAX = 500
-
-
-class SimPlaceReply(Reply):
-    """The reply to sim/place: which tag is now in the field (a new tag's UID is made up by the world)."""
-
-    uid: Uid | None = None
-    profile: str | None = None
 
 
 def sim_name(url: str | None, prefix: str) -> str | None:
@@ -119,4 +121,4 @@ class SimControl:
         if request.request_id is None:
             topic = f"{self.station.link.topics.prefix}/{self.station.name}/sim/{request.NAME}"
             await self.station.report(CommandRejected(topic=topic, error=error[:_TEXT_MAX]))
-        return Reply(ok=False, code=code, error=error[:_TEXT_MAX])
+        return request.REPLY(ok=False, code=code, error=error[:_TEXT_MAX])

@@ -207,10 +207,18 @@ class SimCommand(Request):
     request_id: RequestId | None = None
 
 
+class SimPlaceReply(Reply):
+    """The reply to sim/place: which tag is now in the field (a new tag's UID is made up by the world)."""
+
+    uid: Uid | None = Field(default=None, description="the tag now in the field: use it in sim/remove")
+    profile: Text | None = Field(default=None, description="its tag profile")
+
+
 class SimPlace(SimCommand):
     """Put a tag into the station's field: a known UID, or a new blank tag of `profile`."""
 
     NAME = "place"
+    REPLY = SimPlaceReply
     uid: Uid | None = Field(
         default=None, description="a tag of the simulated world; none or unknown: a new one"
     )

@@ -20,8 +20,11 @@ Uid = Annotated[
     StringConstraints(pattern=r"^E0[0-9A-F]{14}$"),
     Field(description="tag UID: 16 upper-case hex digits, most significant byte first"),
 ]
-Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-"""Station and reader names: safe inside an MQTT topic (no '/', '+' or '#')."""
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+"""The one rule for station and reader names, in events and in the config: 1-64 letters, digits, '_', '.'
+or '-', starting with a letter or digit. Safe inside an MQTT topic (no '/', '+', '#' or spaces)."""
+Name = Annotated[str, StringConstraints(pattern=f"^{NAME_PATTERN}$")]
+"""Station and reader names (`NAME_PATTERN`)."""
 LibraryCode = Annotated[str, StringConstraints(min_length=1, max_length=32), Field(description="branch code")]
 ReaderName = Annotated[Name, Field(description="the station's name for the reader, scanner or card reader")]
 Text = Annotated[str, StringConstraints(max_length=500)]

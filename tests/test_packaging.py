@@ -23,7 +23,10 @@ def test_wheel_installs_and_imports_in_a_clean_venv(tmp_path):
     probe = (
         "import importlib.resources, tagd.protocols.crc as c, tagd.protocols.errors;"
         "print(hex(c.crc16_x25(b'123456789')));"
-        "print((importlib.resources.files('tagd.config') / 'tag-profiles.toml').is_file())"
+        "print((importlib.resources.files('tagd.config') / 'tag-profiles.toml').is_file());"
+        "s = importlib.resources.files('tagd.schemas');"
+        "print((s / 'events' / 'item.detected.schema.json').is_file());"
+        "print((s / 'status.schema.json').is_file())"
     )
     out = subprocess.run([python, "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path)
-    assert out.stdout.split() == ["0x906e", "True"]
+    assert out.stdout.split() == ["0x906e", "True", "True", "True"]

@@ -21,6 +21,8 @@ import structlog
 from tagd.daemon.store.outbox import OutboxFull
 from tagd.protocols import nw7
 from tagd.protocols.commands import (
+    COMMANDS,
+    SIM_COMMANDS,
     Command,
     HoldsFeed,
     PayloadError,
@@ -217,7 +219,8 @@ class Router:
     async def _fail(self, topic: str, request_id: str | None, code: ReplyCode, error: str) -> None:
         log.warning("mqtt.command_rejected", topic=topic, request_id=request_id, code=code, error=error)
         if request_id is not None:
-            await self._sink.reply(request_id, Reply(ok=False, code=code, error=_text(error)))
+            reply = _reply_model(topic)(ok=False, code=code, error=_text(error))
+            await self._sink.reply(request_id, reply)
         else:
             await self._sink.report(CommandRejected(topic=topic[:_TEXT_MAX], error=_text(error)))
 
@@ -231,6 +234,17 @@ def _holds_item(item_id: str) -> str:
     if not _ITEM_ID.fullmatch(item_id):
         raise PayloadError(f"{item_id!r} in the topic is not a 9-digit item id")
     return item_id
+
+
+def _reply_model(topic: str) -> type[Reply]:
+    """The reply model of the command or sim/ action the topic names, known here or not, so that an error
+    reply has the same shape as a success (a SecurityReply's `results` is always there)."""
+    kind, _, name = topic.rpartition("/")
+    known: dict[str, type[Command]] | dict[str, type[SimCommand]] = (
+        SIM_COMMANDS if kind.endswith("/sim") else COMMANDS
+    )
+    found = known.get(name)
+    return Reply if found is None else found.REPLY
 
 
 def _request_id(payload: bytes) -> str | None:

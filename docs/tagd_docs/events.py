@@ -157,11 +157,29 @@ def _doc(model: type[BaseModel]) -> str:
     return " ".join((model.__doc__ or "").split())
 
 
+_DEVICES = (
+    "A station's devices have fixed names, used in `reader`/`scanner` fields and in the status's `readers`:"
+    " `reader` (the RFID reader: the pad, or the gate's antennas), `scanner` (the barcode scanner) and"
+    " `card_reader` (the patron card reader)."
+)
+
+
+def _roles_table() -> list[str]:
+    roles = list(events.Role)
+    out = ["### Which role reports which event", "", _DEVICES, ""]
+    out += ["| type | " + " | ".join(roles) + " |", "|---|" + "---|" * len(roles)]
+    for kind, model in EVENT_TYPES.items():
+        cells = ["yes" if role in model.ROLES else "" for role in roles]
+        out.append(f"| `{kind}` | " + " | ".join(cells) + " |")
+    return out
+
+
 def _events() -> list[str]:
     out = ["## Events", "", "| type | when |", "|---|---|"]
     out += [
         f"| [`{kind}`](#{kind.replace('.', '')}) | {_doc(model)} |" for kind, model in EVENT_TYPES.items()
     ]
+    out += ["", *_roles_table()]
     for kind, model in EVENT_TYPES.items():
         topic = f"Topic `tagd/{{station}}/events/{kind}`, type `{events.TYPE_PREFIX}{kind}`."
         example = _json(example_envelope(EVENT_EXAMPLES[kind]))
@@ -257,7 +275,7 @@ def _rest() -> list[str]:
 
 
 _READERS = {
-    "pad": ReaderStatus(url="sim:pad", state=events.ReaderState.CONNECTED),
+    "reader": ReaderStatus(url="sim:pad", state=events.ReaderState.CONNECTED),
     "scanner": ReaderStatus(url="scanner:sim:desk", state=events.ReaderState.CONNECTED),
 }
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import aiomqtt
 
+from . import contract
+
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 READY_TIMEOUT_S = 5.0
 
@@ -163,6 +165,7 @@ class Subscriber:
             async for message in client.messages:
                 payload = message.payload if isinstance(message.payload, bytes) else b""
                 content_type = getattr(message.properties, "ContentType", None)
+                contract.note(message.topic.value, payload)
                 async with self._arrived:
                     self.messages.append(Received(message.topic.value, payload, message.retain, content_type))
                     self._arrived.notify_all()

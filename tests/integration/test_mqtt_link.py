@@ -263,7 +263,8 @@ async def test_commands_bad_input_gets_specific_answers_and_the_link_goes_on(
         results = [{"item": ITEM, "ok": True, "secured": True}, {"item": UID, "ok": True, "secured": True}]
         assert replies(m, "r1") == [{"request_id": "r1", "ok": True, "results": results}]
         bad_item = "items[2]: 'E00X12' is neither a 9-digit item id nor a 16-hex UID"
-        assert replies(m, "r2") == [{"request_id": "r2", "ok": False, "code": "invalid", "error": bad_item}]
+        invalid = {"request_id": "r2", "ok": False, "code": "invalid", "error": bad_item, "results": []}
+        assert replies(m, "r2") == [invalid]
         failed = {"ok": False, "code": "internal_error", "error": f"RuntimeError: no tag for {ITEM}"}
         assert replies(m, "r3") == [{"request_id": "r3", **failed}]
         assert replies(m, "r4")[0]["code"] == "unknown_command"

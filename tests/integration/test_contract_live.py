@@ -1,0 +1,48 @@
+"""The contract as an integrator meets it, against a real mosquitto (every message here is also checked
+against docs/schemas/ by the autouse fixture in conftest.py)."""
+
+from pathlib import Path
+
+from tagd.protocols.nw7 import with_check_digit
+
+from .broker import Broker
+from .pads import memory
+from .stations import Circulation, running, sim_station, station_config
+
+
+async def test_a_station_name_with_a_dot_reports_every_event(tmp_path: Path, broker: Broker) -> None:
+    """The example config allows '.'; the events must too (they once failed validation and were lost)."""
+    table = sim_station("checkout", name="chuo.co-1")
+    config = station_config(tmp_path, broker.port, [table])
+    async with Circulation(broker.port) as desk, running(config):
+        await desk.wait_for("reader.connected", station="chuo.co-1")
+        item_id = with_check_digit("10000001")
+        placed = await desk.sim("chuo.co-1", "place", memory_hex=memory(item_id))
+        assert placed["ok"] is True
+        assert placed["uid"].startswith("E0")  # sim/place's reply names the tag (documented now)
+        event = await desk.wait_for("item.detected", station="chuo.co-1")
+        assert (event.source, event.data.item_id) == ("tagd/chuo.co-1", item_id)
+        request_id = await desk.cmd("chuo.co-1", "security", items=[item_id], secured=False)
+        reply = await desk.wait_reply(request_id)
+        assert reply["ok"] is True
+        await desk.wait_status("chuo.co-1", lambda s: s["state"] == "online")
+
+
+async def test_error_replies_have_their_commands_shape(tmp_path: Path, broker: Broker) -> None:
+    """cmd/security's reply always has `results`, even when the payload is invalid or the station has no
+    such command (an encoder)."""
+    encoder = sim_station("encoder", name="enc-r")
+    checkout = sim_station("checkout", name="co-r")
+    config = station_config(tmp_path, broker.port, [encoder, checkout])
+    async with Circulation(broker.port) as desk, running(config):
+        bad = await desk.cmd("co-r", "security", items=[], secured=True)
+        assert (await desk.wait_reply(bad)) | {"error": ""} == {
+            "request_id": bad,
+            "ok": False,
+            "code": "invalid",
+            "error": "",
+            "results": [],
+        }
+        elsewhere = await desk.cmd("enc-r", "security", items=["123456782"], secured=True)
+        reply = await desk.wait_reply(elsewhere)
+        assert (reply["code"], reply["results"]) == ("unknown_command", [])
