@@ -33,6 +33,7 @@ from tagd.protocols.payload_types import (
     RejectReason,
     RequestId,
     Role,
+    SecurityFailure,
     SetId,
     Status,
     TagContent,
@@ -75,6 +76,8 @@ __all__ = [
     "RequestId",
     "Role",
     "SecurityChanged",
+    "SecurityFailed",
+    "SecurityFailure",
     "SetIncomplete",
     "Status",
     "TagContent",
@@ -206,6 +209,27 @@ class SecurityChanged(EventData):
     )
 
 
+class SecurityFailed(EventData):
+    """A station could not set or clear an item's RFID security (AFI/EAS) as a command asked or as its role
+    requires (check-in secures every returned item): the item may set off the gate, or pass it unnoticed.
+
+    RFID security is not the hold's 確保 (an item kept for a hold): a hold memo is revealed when the item is
+    kept for its hold, whatever its AFI/EAS.
+    """
+
+    TYPE = "security.failed"
+    ROLES = (Role.CHECKOUT, Role.CHECKIN)
+    reader: ReaderName
+    item_id: ItemId | None = Field(default=None, description="the item, when known")
+    uid: Uid | None = Field(default=None, description="its tag, when known (not for an item not on the pad)")
+    secured: bool = Field(description="the security asked for: true secure, false release for loan")
+    code: SecurityFailure = Field(description="why, for machines (see the security failure codes)")
+    text: Text = Field(description="why, for people")
+    request_id: RequestId | None = Field(
+        default=None, description="the cmd/security that asked for it; null when the role required it"
+    )
+
+
 class GateAlarm(EventData):
     """A secured item passed the gate. Repeats for the same tag are suppressed for a set time."""
 
@@ -234,7 +258,8 @@ class SetIncomplete(EventData):
 class HoldArrived(EventData):
     """A held item was identified at its pickup library: tell the patron, start the hold-shelf clock.
 
-    The one event that carries the patron's memo (shown to staff once the item is secured). For a group hold,
+    The one event that carries the patron's memo (shown to staff once the item is kept for the hold, 確保;
+    not its RFID security, AFI/EAS). For a group hold,
     `release` lists the other members: any one fills the hold, so theirs are released.
     """
 
@@ -248,7 +273,7 @@ class HoldArrived(EventData):
     notify: Notify = Field(description="how the patron is told: by e-mail, by phone, or not (watches online)")
     hold_type: HoldType = Field(description="single; set (volumes in order); group (any one member fills it)")
     memo: Text | None = Field(
-        default=None, description="the patron's hold memo, for staff now the item is secured"
+        default=None, description="the patron's hold memo, for staff now the item is kept for the hold (確保)"
     )
     set_id: SetId | None = None
     position: Position | None = None
@@ -360,6 +385,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         ItemEncodeRejected,
         BarcodeScanned,
         SecurityChanged,
+        SecurityFailed,
         GateAlarm,
         SetIncomplete,
         HoldArrived,

@@ -95,6 +95,30 @@ REJECT_REASON_TEXTS: dict[RejectReason, str] = {
 }
 
 
+class SecurityFailure(StrEnum):
+    """Why an item's RFID security (AFI/EAS) could not be set or cleared: a per-item result's `code`, and
+    `security.failed`'s. `SECURITY_FAILURE_TEXTS` says each for people (and docs/events.md)."""
+
+    NOT_ON_PAD = "not_on_pad"
+    TAG_LOST = "tag_lost"
+    TAG_ERROR = "tag_error"
+    VERIFY_FAILED = "verify_failed"
+    READER_LOST = "reader_lost"
+    PASSWORD_NEEDED = "password_needed"  # noqa: S105 - a failure's name, not a password
+    WRONG_PASSWORD = "wrong_password"  # noqa: S105 - a failure's name, not a password
+
+
+SECURITY_FAILURE_TEXTS: dict[SecurityFailure, str] = {
+    SecurityFailure.NOT_ON_PAD: "the tag is not on the pad",
+    SecurityFailure.TAG_LOST: "the tag left the field and did not come back in time",
+    SecurityFailure.TAG_ERROR: "the tag refused the change (e.g. its AFI is locked)",
+    SecurityFailure.VERIFY_FAILED: "the AFI or EAS read back differs from what was written",
+    SecurityFailure.READER_LOST: "the reader went away",
+    SecurityFailure.PASSWORD_NEEDED: "the tag's AFI/EAS are password protected and no password is configured",
+    SecurityFailure.WRONG_PASSWORD: "the tag went silent at the configured EAS/AFI password: not this tag's",
+}
+
+
 class TagContent(StrEnum):
     """What a detected tag holds."""
 

@@ -16,7 +16,16 @@ from tagd_docs.contract import Contract
 from tagd_docs.events import example_envelope
 from tagd_docs.examples import COMMAND_EXAMPLES, EVENT_EXAMPLES, HOLDS_EXAMPLE, REPLY_EXAMPLES, SIM_EXAMPLES
 
-from tagd.protocols.commands import COMMANDS, SIM_COMMANDS, Reply, SecurityReply
+from tagd.protocols import nw7
+from tagd.protocols.commands import (
+    COMMANDS,
+    SIM_COMMANDS,
+    PayloadError,
+    Reply,
+    SecurityReply,
+    checked_item_id,
+    parse_holds,
+)
 from tagd.protocols.events import EVENT_TYPES, ItemRemoved, Role, Status, envelope
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,6 +201,7 @@ def test_a_config_valid_station_name_makes_valid_envelopes() -> None:
 _SHARED = {
     "base.py": set(Role),
     "pad.py": {Role.CHECKOUT, Role.CHECKIN},
+    "securing.py": {Role.CHECKOUT, Role.CHECKIN},
 }
 _ROLE_MODULES = {
     Role.ENCODER: ["stations/encoder.py", "stations/encoder_steps.py"],
@@ -219,7 +229,7 @@ def test_the_roles_table_says_which_role_reports_what_its_code_makes() -> None:
     for module, roles in _SHARED.items():
         for role in roles:
             made[role] |= _made_in(daemon / "stations" / module)
-    for module in ("mqtt/router.py", "sim_control.py", "stations/securing.py"):
+    for module in ("mqtt/router.py", "sim_control.py"):
         for kind in _made_in(daemon / module):
             for role in Role:
                 made[role].add(kind)
@@ -228,3 +238,56 @@ def test_the_roles_table_says_which_role_reports_what_its_code_makes() -> None:
             made[role].discard("holds.rejected")
     for kind, model in EVENT_TYPES.items():
         assert set(model.ROLES) == {role for role in Role if kind in made[role]}, kind
+
+
+@pytest.mark.parametrize(
+    ("placed_at", "accepted"),
+    [
+        ("2026-11-01T10:00:00+09:00", True),
+        ("2026-11-01T01:00:00Z", True),
+        ("2026-11-01T10:00:00.5+09:00", True),
+        ("2026-11-01T10:00:00", True),  # the library's local time ([holds] timezone)
+        ("2026-11-01 10:00:00+09:00", False),
+        ("2026-11-01T10:00:00+0900", False),
+        ("2026-13-01T10:00:00Z", False),
+        ("1 Nov 2026", False),
+    ],
+)
+def test_placed_at_in_the_feed_is_rfc_3339_and_model_and_schema_agree(placed_at: str, accepted: bool) -> None:
+    entry = {
+        "hold_id": "H-1",
+        "patron_ref": "p-1",
+        "pickup_library": "central",
+        "notify": "email",
+        "placed_at": placed_at,
+        "type": "single",
+    }
+    payload = json.dumps({"holds": [entry]}).encode()
+    try:
+        parse_holds(payload)
+    except PayloadError:
+        model_accepts = False
+    else:
+        model_accepts = True
+    assert model_accepts is accepted
+    schema_accepts = CONTRACT.check("tagd/holds/123456782", payload) is None
+    assert schema_accepts is accepted or placed_at.startswith("2026-13")  # a pattern cannot know months
+
+
+def test_members_with_a_wrong_check_digit_are_refused() -> None:
+    entry = {
+        "hold_id": "H-1",
+        "patron_ref": "p-1",
+        "pickup_library": "central",
+        "notify": "email",
+        "placed_at": "2026-11-01T10:00:00+09:00",
+        "type": "group",
+        "group_id": "G-1",
+        "members": ["100000017", "100000018"],
+    }
+    payload = json.dumps({"holds": [entry]}).encode()
+    with pytest.raises(PayloadError, match=r"holds\[0\]\.members\[1\]: .*check digit"):
+        parse_holds(payload, scheme=nw7.DEFAULT_SCHEME)
+    with pytest.raises(PayloadError, match="check digit"):
+        checked_item_id("100000018", nw7.DEFAULT_SCHEME)
+    assert checked_item_id("100000017", nw7.DEFAULT_SCHEME) == "100000017"

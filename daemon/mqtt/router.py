@@ -11,7 +11,6 @@ control and the holds feed are handled one at a time in arrival order, because o
 """
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
@@ -30,6 +29,7 @@ from tagd.protocols.commands import (
     ReplyCode,
     Request,
     SimCommand,
+    checked_item_id,
     decode_object,
     parse_holds,
     parse_payload,
@@ -42,7 +42,6 @@ log = structlog.get_logger(__name__)
 C = TypeVar("C", bound=Command)
 S = TypeVar("S", bound=SimCommand)
 HoldsHandler = Callable[[str, HoldsFeed | None], Awaitable[None]]
-_ITEM_ID = re.compile(r"[0-9]{9}")
 _TEXT_MAX = 500
 
 
@@ -205,7 +204,8 @@ class Router:
     async def _feed(self, topic: str, item_id: str, payload: bytes) -> None:
         assert self._holds is not None
         try:
-            await self._holds(_holds_item(item_id), parse_holds(payload))
+            checked = checked_item_id(item_id, self._scheme)
+            await self._holds(checked, parse_holds(payload, scheme=self._scheme))
         except Exception as exc:
             if not isinstance(exc, PayloadError):
                 log.exception("mqtt.handler_failed", topic=topic)
@@ -228,12 +228,6 @@ class Router:
         task = asyncio.ensure_future(work)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
-
-
-def _holds_item(item_id: str) -> str:
-    if not _ITEM_ID.fullmatch(item_id):
-        raise PayloadError(f"{item_id!r} in the topic is not a 9-digit item id")
-    return item_id
 
 
 def _reply_model(topic: str) -> type[Reply]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from tagd.protocols import events
 from tagd.protocols.commands import COMMANDS, SIM_COMMANDS, HoldsFeed, Reply, ReplyCode
 from tagd.protocols.events import EVENT_TYPES, REJECT_REASON_TEXTS, Envelope, EventData, ReaderStatus, Status
+from tagd.protocols.payload_types import SECURITY_FAILURE_TEXTS
 from tagd_docs.examples import (
     COMMAND_EXAMPLES,
     EVENT_EXAMPLES,
@@ -174,6 +175,12 @@ def _roles_table() -> list[str]:
     return out
 
 
+_SECURITY_CODES = (
+    "`security.failed.code` and the `code` of each failed item in a cmd/security reply are one of (the"
+    " `text`/`error` beside it says the same for people, with what the tag or reader answered):"
+)
+
+
 def _events() -> list[str]:
     out = ["## Events", "", "| type | when |", "|---|---|"]
     out += [
@@ -195,6 +202,9 @@ def _events() -> list[str]:
             "",
             example,
         ]
+    out += ["", "### Security failure codes", "", _SECURITY_CODES, ""]
+    out += ["| code | meaning |", "|---|---|"]
+    out += [f"| `{code}` | {text} |" for code, text in SECURITY_FAILURE_TEXTS.items()]
     out += ["", "### Reject reasons", "", "`item.encode_rejected.reason` is one of:", ""]
     out += ["| reason | meaning |", "|---|---|"]
     out += [f"| `{reason}` | {text} |" for reason, text in REJECT_REASON_TEXTS.items()]

@@ -77,6 +77,14 @@ EVENT_EXAMPLES: dict[str, ev.EventData] = {
         ev.SecurityChanged(
             reader="reader", uid=UID, item_id=ITEM, secured=False, afi=0xC2, eas=False, request_id="co-17"
         ),
+        ev.SecurityFailed(
+            reader="reader",
+            item_id=ITEM,
+            uid=None,
+            secured=True,
+            code=ev.SecurityFailure.NOT_ON_PAD,
+            text="the tag is not on the pad",
+        ),
         ev.GateAlarm(reader="reader", uid=UID, item_id=ITEM, detected_by=ev.DetectedBy.AFI),
         ev.SetIncomplete(reader="reader", item_id=ITEM, parts=3, present=[1, 3], missing=[2]),
         ev.HoldArrived(
@@ -158,12 +166,17 @@ REPLY_EXAMPLES: dict[str, list[Reply]] = {
             error="1 of 2 items failed",
             results=[
                 SecurityResult(item=ITEM, ok=True, uid=UID, item_id=ITEM, secured=False, afi=0xC2),
-                SecurityResult(item="E0040150A1B2C3D5", ok=False, error="the tag is not on the pad"),
+                SecurityResult(
+                    item="E0040150A1B2C3D5",
+                    ok=False,
+                    code=ev.SecurityFailure.NOT_ON_PAD,
+                    error="the tag is not on the pad",
+                ),
             ],
         )
     ],
     "invalid": [
-        Reply(
+        SecurityReply(
             request_id="co-18",
             ok=False,
             code=ReplyCode.INVALID,
