@@ -149,11 +149,15 @@ class ReaderState(StrEnum):
     CONNECTED = "connected"
     LOST = "lost"
     CONNECTING = "connecting"
+    UNKNOWN = "unknown"
 
 
 class ReaderStatus(Model):
     url: Url
-    state: ReaderState = Field(description="connected; lost (reconnecting with backoff); connecting")
+    state: ReaderState = Field(
+        description="connected (it answered); lost (reconnecting with backoff); connecting (not yet"
+        " answered); unknown (in an `offline` status: the station is not running)"
+    )
 
 
 class Status(Model):
@@ -165,7 +169,9 @@ class Status(Model):
     role: Role = Field(description="the station's role")
     library: LibraryCode
     readers: dict[str, ReaderStatus] = Field(
-        default_factory=dict, description="the station's devices by name"
+        default_factory=dict,
+        description="every configured device by name (`reader`, `scanner`, `card_reader`); in `offline`"
+        " each is `unknown`",
     )
     outbox_depth: int = Field(
         default=0, ge=0, description="events stored and not yet acknowledged by the broker"

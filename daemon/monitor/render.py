@@ -172,6 +172,13 @@ def _security(data: ev.SecurityChanged) -> Rendered:
     return Kind.SUCCESS, f"{_item(data.item_id, data.uid)} {state}: AFI 0x{data.afi:02X}, EAS {eas}{asked}"
 
 
+@_renders(ev.SecurityFailed)
+def _security_failed(data: ev.SecurityFailed) -> Rendered:
+    state = "secured" if data.secured else "released for loan"
+    asked = f" (request {data.request_id})" if data.request_id else ""
+    return Kind.ALARM, f"NOT {state}: {_item(data.item_id, data.uid)}: {data.code} ({data.text}){asked}"
+
+
 @_renders(ev.GateAlarm)
 def _alarm(data: ev.GateAlarm) -> Rendered:
     what = _item(data.item_id, data.uid) if data.uid or data.item_id else "a secured tag (EAS only, unread)"

@@ -46,6 +46,15 @@ def publish_properties(settings: Mqtt, content_type: str) -> Properties | None:
     return properties
 
 
+def will_properties(settings: Mqtt, content_type: str) -> Properties | None:
+    """The will's properties (MQTT 5): its content type, as every other status publish has."""
+    if settings.protocol != "5":
+        return None
+    properties = Properties(PacketTypes.WILLMESSAGE)  # type: ignore[no-untyped-call]
+    properties.ContentType = content_type
+    return properties
+
+
 class PublishRefused(aiomqtt.MqttError):
     """The broker answered a publish with a failure reason code (MQTT 5): the event stays stored."""
 

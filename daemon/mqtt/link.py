@@ -29,13 +29,14 @@ from tagd.daemon.mqtt.client import (
     AckingClient,
     make_client,
     publish_properties,
+    will_properties,
 )
 from tagd.daemon.mqtt.router import Router, Topics
 from tagd.daemon.retry import Backoff
 from tagd.daemon.store.outbox import OutboxError, Reporter, StoredEvent
 from tagd.protocols import nw7
 from tagd.protocols.commands import Reply
-from tagd.protocols.events import Envelope, EventData, ReaderStatus, Role, Status
+from tagd.protocols.events import Envelope, EventData, ReaderState, ReaderStatus, Role, Status
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +73,7 @@ class MqttLink:
         self._broke_at = 0.0
         self._event_properties = publish_properties(settings, CLOUDEVENTS_JSON)
         self._json_properties = publish_properties(settings, "application/json")
+        self._will_properties = will_properties(settings, "application/json")
         reporter.outbox.watch(self._status_changed.set)
 
     @property
@@ -96,13 +98,18 @@ class MqttLink:
             self._status_changed.set()
 
     def status(self, state: str = "online") -> Status:
+        """The status payload; `offline` (the will, and a clean stop) lists the same devices, each unknown."""
         outbox = self.reporter.outbox
+        readers = self._readers
+        if state == "offline":
+            unknown = ReaderState.UNKNOWN
+            readers = {name: ReaderStatus(url=r.url, state=unknown) for name, r in readers.items()}
         return Status.model_validate(
             {
                 "state": state,
                 "role": self.role,
                 "library": self.reporter.library,
-                "readers": self._readers,
+                "readers": readers,
                 "outbox_depth": outbox.depth,
                 "outbox_full": outbox.full,
             }
@@ -150,7 +157,8 @@ class MqttLink:
         log.error("event.not_stored", station=self.station, event_type=data.TYPE, error=error, data=data)
 
     async def _session(self, backoff: Backoff) -> None:
-        will = aiomqtt.Will(self.topics.status, self.status("offline").to_json(), qos=1, retain=True)
+        offline = self.status("offline").to_json()
+        will = aiomqtt.Will(self.topics.status, offline, qos=1, retain=True, properties=self._will_properties)
         client_id = f"{self.settings.client_prefix}-{self.station}"
         client = make_client(self.settings, client_id=client_id, will=will)
         client.pending_calls_threshold = 2 * self.settings.inflight + 10

@@ -92,7 +92,14 @@ class Station:
         self.started = asyncio.Event()
         """Set once every device has had its first opening attempt (successful or not)."""
         self._display_watchers: list[Callable[[Station, str], None]] = []
-        self._devices: dict[str, ReaderStatus] = {}
+        configured = {READER: settings.reader, SCANNER: settings.scanner, CARD_READER: settings.card_reader}
+        self._devices: dict[str, ReaderStatus] = {
+            device: ReaderStatus(url=url, state=ReaderState.CONNECTING)
+            for device, url in configured.items()
+            if url is not None
+        }
+        """Every configured device from the start, so the status (and the will) always lists them all."""
+        self.link.set_readers(self._devices)
         self._reader: Reader | None = None
         self._reader_ready = asyncio.Event()
         self._reader_lock = asyncio.Lock()

@@ -278,7 +278,11 @@ def _rest() -> list[str]:
     out += ["", _json(HOLDS_EXAMPLE, exclude_none=True)]
     out += ["", "An invalid message is reported as `holds.rejected` and the item's previous holds stay."]
     online = Status(state="online", role=events.Role.ENCODER, library="central", readers=_READERS)
-    offline = online.model_copy(update={"state": "offline"})
+    unknown = {
+        name: reader.model_copy(update={"state": events.ReaderState.UNKNOWN})
+        for name, reader in _READERS.items()
+    }
+    offline = online.model_copy(update={"state": "offline", "readers": unknown})
     out += ["", "## Status", "", _doc(Status), "", fields_table(Status, unset="null")]
     out += ["", _json(online), "", _json(offline)]
     return out

@@ -200,9 +200,11 @@ async def test_the_will_says_offline_when_the_process_dies(broker: Broker, tmp_p
     async with late.connect():
         await late.wait_for(lambda m: len(m) == 1)
         assert late.messages[0].retain
+        assert late.messages[0].content_type == "application/json"  # as every status publish
+        reader = {"url": "feig:tcp://10.0.0.21:10001", "state": "unknown"}  # the same devices as online
         assert statuses(late.messages) == [
-            {"state": "offline", "role": "gate", "library": "central", "readers": {}, "outbox_depth": 0,
-             "outbox_full": False}
+            {"state": "offline", "role": "gate", "library": "central", "readers": {"reader": reader},
+             "outbox_depth": 0, "outbox_full": False}
         ]  # fmt: skip
 
 
