@@ -1,17 +1,20 @@
 """`tagd run --config FILE [--mqtt-url URL]`: the daemon, as systemd starts it.
 
-A configuration that cannot be used prints one line per problem on stderr and exits 78 before anything
-starts; a delivery list (catalog.load) with bad rows exits 65, one that cannot be read 66, an outbox,
-catalog or holds database that cannot be opened 73. Otherwise it runs until SIGTERM or SIGINT and exits 0
-after a clean shutdown.
+A configuration that cannot be used prints one line per problem on stderr (each led by where the value
+came from: the file, an environment variable or --mqtt-url) and exits 78 before anything starts; a missing
+configuration file exits 66, as does a delivery list (catalog.load) that cannot be read; one with bad rows
+exits 65; an outbox, catalog or holds database that cannot be opened 73, once tried again for
+`state_wait_seconds`. Otherwise it runs until SIGTERM or SIGINT and exits 0 after a clean shutdown.
+docs/operations.md lists every exit code.
 """
 
 import argparse
 import asyncio
 import sys
+import time
 from pathlib import Path
 
-from tagd.daemon.config.model import DEFAULT_PATH, Config, ConfigError, load_config
+from tagd.daemon.config.model import DEFAULT_PATH, Config, ConfigError, ConfigFileMissing, load_config
 from tagd.daemon.holds.ledger import LedgerError
 from tagd.daemon.store.catalog import CatalogError
 from tagd.daemon.store.delivery import DeliveryListError
@@ -22,6 +25,10 @@ EX_DATAERR = 65
 EX_NOINPUT = 66
 EX_CANTCREAT = 73
 EX_CONFIG = 78
+STATE_RETRY_FIRST_S = 0.5
+STATE_RETRY_MAX_S = 10.0
+"""A state database that cannot be opened is tried again (state_wait_seconds), so a full disk or a volume
+mounted late is not a restart every 2 s under systemd."""
 
 
 def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -38,7 +45,7 @@ def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
 def load(path: Path, mqtt_url: str | None) -> Config:
     """The configuration with the command line's overrides on top."""
     overrides = {"mqtt": {"url": mqtt_url}} if mqtt_url is not None else None
-    return load_config(path, overrides)
+    return load_config(path, overrides, overrides_from="--mqtt-url")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -47,20 +54,29 @@ def _run(args: argparse.Namespace) -> int:
     try:
         config = load(args.config, args.mqtt_url)
     except ConfigError as exc:
-        lines = [str(exc)] if len(exc.problems) == 1 else [f"{args.config}: {p}" for p in exc.problems]
-        for line in lines:
+        for line in exc.lines:
             print(f"tagd: {line}", file=sys.stderr)
-        return EX_CONFIG
-    try:
-        asyncio.run(run_app(config))
-    except DeliveryListError as exc:
-        for problem in exc.problems:
-            print(f"tagd: {config.catalog.load}: {problem}", file=sys.stderr)
-        return EX_DATAERR
-    except OSError as exc:
-        print(f"tagd: {exc}", file=sys.stderr)
-        return EX_NOINPUT
-    except (OutboxError, CatalogError, LedgerError) as exc:
-        print(f"tagd: {exc}", file=sys.stderr)
-        return EX_CANTCREAT
-    return EX_OK
+        return EX_NOINPUT if isinstance(exc, ConfigFileMissing) else EX_CONFIG
+    deadline = time.monotonic() + config.state_wait_seconds
+    delay = STATE_RETRY_FIRST_S
+    while True:
+        try:
+            asyncio.run(run_app(config))
+        except DeliveryListError as exc:
+            for problem in exc.problems:
+                print(f"tagd: {config.catalog.load}: {problem}", file=sys.stderr)
+            return EX_DATAERR
+        except OSError as exc:
+            print(f"tagd: {exc}", file=sys.stderr)
+            return EX_NOINPUT
+        except (OutboxError, CatalogError, LedgerError) as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                print(f"tagd: {exc}", file=sys.stderr)
+                return EX_CANTCREAT
+            wait = min(delay, left)
+            print(f"tagd: {exc}; trying again in {wait:.1f} s", file=sys.stderr, flush=True)
+            time.sleep(wait)
+            delay = min(2 * delay, STATE_RETRY_MAX_S)
+        else:
+            return EX_OK
