@@ -96,8 +96,9 @@ class SimControl:
         if self.scanner is None:
             error = f"station {self.station.name} has no simulated scanner"
             return await self._refuse(request, ReplyCode.NOT_SIMULATED, error)
+        refusal = self.station.refusal()
         sim_scanner(self.scanner).push(request.raw)
-        return Reply(ok=True)
+        return await self._refused_work(request, refusal)
 
     async def card(self, request: SimCard) -> Reply:
         """A hex id goes through the simulated card reader as a FeliCa IDm; any other card number (a
@@ -105,6 +106,7 @@ class SimControl:
         if self.card_reader is None:
             error = f"station {self.station.name} has no simulated card reader"
             return await self._refuse(request, ReplyCode.NOT_SIMULATED, error)
+        refusal = self.station.refusal()
         try:
             sim_card_reader(self.card_reader).present("felica", request.id)
         except ValueError:
@@ -113,7 +115,14 @@ class SimControl:
             except Exception:
                 log.exception("sim.card_failed", station=self.station.name)
                 raise
-        return Reply(ok=True)
+        return await self._refused_work(request, refusal)
+
+    async def _refused_work(self, request: SimCommand, refusal: str | None) -> Reply:
+        """The read went to the station as a real device's would; while the station refuses work (its outbox
+        is full) nothing is reported for it, and the reply says so rather than `ok`."""
+        if refusal is None:
+            return Reply(ok=True)
+        return await self._refuse(request, ReplyCode.OUTBOX_FULL, f"read, but not handled: {refusal}")
 
     async def _refuse(self, request: SimCommand, code: ReplyCode, error: str) -> Reply:
         """An error reply; without a request_id nobody gets a reply, so it is reported as command.rejected."""
