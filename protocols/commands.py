@@ -369,6 +369,16 @@ def decode_object(payload: bytes) -> dict[str, Any]:
     return value
 
 
+_HEAD_REQUEST_ID = re.compile(rb'\A\s*\{\s*"request_id"\s*:\s*"([A-Za-z0-9._:-]{1,128})"\s*[,}]')
+
+
+def request_id_at_head(payload: bytes) -> str | None:
+    """The request_id of a payload that cannot be parsed (too large, nested too deeply), when it is the
+    object's first key: read from the first bytes only, so that such a command still gets its reply."""
+    found = _HEAD_REQUEST_ID.match(payload[:256])
+    return found.group(1).decode("ascii") if found else None
+
+
 def request_id_of(value: dict[str, Any]) -> str | None:
     """The request_id to reply to, when the payload carries a usable one (even if the rest is bad)."""
     found = value.get("request_id")
@@ -377,7 +387,10 @@ def request_id_of(value: dict[str, Any]) -> str | None:
 
 def parse_payload(model: type[M], payload: bytes, *, scheme: str | None = None) -> M:
     """`payload` validated as `model`. `scheme` (e.g. "m10w21") also verifies item ids' check digits."""
-    value = decode_object(payload)
+    try:
+        value = decode_object(payload)
+    except PayloadError as exc:
+        raise PayloadError(str(exc), request_id_at_head(payload)) from None
     try:
         return model.model_validate_json(payload, strict=True, context={"scheme": scheme})
     except ValidationError as exc:

@@ -25,6 +25,7 @@ from tagd.protocols.commands import (
     SecurityReply,
     checked_item_id,
     parse_holds,
+    request_id_at_head,
 )
 from tagd.protocols.events import EVENT_TYPES, ItemRemoved, Role, Status, envelope
 
@@ -291,3 +292,19 @@ def test_members_with_a_wrong_check_digit_are_refused() -> None:
     with pytest.raises(PayloadError, match="check digit"):
         checked_item_id("100000018", nw7.DEFAULT_SCHEME)
     assert checked_item_id("100000017", nw7.DEFAULT_SCHEME) == "100000017"
+
+
+@pytest.mark.parametrize(
+    ("payload", "found"),
+    [
+        (b'{"request_id": "r-1", "items": [', "r-1"),
+        (b' \n{ "request_id" : "a.b:c-d_1" }', "a.b:c-d_1"),
+        (b'{"items": [], "request_id": "r-1"}', None),  # not at its head
+        (b'{"request_id": "r 1", "x": 1}', None),  # not a usable request_id
+        (b'{"request_id": "' + b"r" * 129 + b'"}', None),
+        (b'["request_id", "r-1"]', None),
+        (b"", None),
+    ],
+)
+def test_a_request_id_is_read_from_the_head_of_an_unparsable_payload(payload: bytes, found: str | None):
+    assert request_id_at_head(payload) == found

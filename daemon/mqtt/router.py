@@ -33,6 +33,7 @@ from tagd.protocols.commands import (
     decode_object,
     parse_holds,
     parse_payload,
+    request_id_at_head,
     request_id_of,
 )
 from tagd.protocols.events import CommandRejected, EventData, HoldsRejected
@@ -245,7 +246,7 @@ def _request_id(payload: bytes) -> str | None:
     try:
         return request_id_of(decode_object(payload))
     except PayloadError:
-        return None
+        return request_id_at_head(payload)
 
 
 def _text(error: object) -> str:

@@ -217,7 +217,8 @@ _STRICT = (
 )
 _UNANSWERABLE = (
     "A payload that cannot be answered (no usable `request_id`) is reported as a `command.rejected` event"
-    " instead. Error texts name the field and the problem, e.g.:"
+    " instead. One that cannot be parsed at all (over 64 KiB, nested too deeply) is still answered when"
+    " `request_id` is its first key. Error texts name the field and the problem, e.g.:"
 )
 
 

@@ -3,6 +3,7 @@ against docs/schemas/ by the autouse fixture in conftest.py)."""
 
 from pathlib import Path
 
+from tagd.protocols.commands import MAX_PAYLOAD
 from tagd.protocols.nw7 import with_check_digit
 
 from .broker import Broker
@@ -46,3 +47,27 @@ async def test_error_replies_have_their_commands_shape(tmp_path: Path, broker: B
         elsewhere = await desk.cmd("enc-r", "security", items=["123456782"], secured=True)
         reply = await desk.wait_reply(elsewhere)
         assert (reply["code"], reply["results"]) == ("unknown_command", [])
+
+
+async def test_an_oversize_or_too_deep_command_with_its_request_id_first_gets_a_reply(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """Such a payload cannot be parsed, but a request_id at its head is read safely: the sender gets its
+    answer on its reply topic, not only a command.rejected event."""
+    checkout = sim_station("checkout", name="co-big")
+    config = station_config(tmp_path, broker.port, [checkout])
+    big = b'{"request_id": "big-1", "items": ["' + b"1" * (MAX_PAYLOAD + 10) + b'"], "secured": true}'
+    deep = b'{"request_id":"deep-1","items":' + b"[" * 20_000 + b"]" * 20_000 + b',"secured":true}'
+    tail = b'{"items": ["' + b"1" * (MAX_PAYLOAD + 10) + b'"], "request_id": "tail-1"}'
+    async with Circulation(broker.port) as desk, running(config):
+        for payload in (big, deep, tail):
+            await desk.publish("tagd/co-big/cmd/security", payload)
+        too_big = await desk.wait_reply("big-1")
+        assert (too_big["ok"], too_big["code"], too_big["results"]) == (False, "invalid", [])
+        assert "limit" in too_big["error"]
+        too_deep = await desk.wait_reply("deep-1")
+        assert (too_deep["code"], too_deep["results"]) == ("invalid", [])
+        assert "nested too deeply" in too_deep["error"]
+        rejected = await desk.wait_for("command.rejected", station="co-big")  # not at its head: not read
+        assert "limit" in rejected.data.error
+        assert "tail-1" not in desk.replies
