@@ -127,6 +127,11 @@ class Router:
         self._holds = handler
 
     @property
+    def running(self) -> int:
+        """Commands being handled now (each holds one of `max_commands` slots until its reply is queued)."""
+        return len(self._running)
+
+    @property
     def wants_holds(self) -> bool:
         return self._holds is not None
 
@@ -205,7 +210,7 @@ class Router:
     async def _feed(self, topic: str, item_id: str, payload: bytes) -> None:
         assert self._holds is not None
         try:
-            checked = checked_item_id(item_id, self._scheme)
+            checked = checked_item_id(item_id, self._scheme, " in the topic")
             await self._holds(checked, parse_holds(payload, scheme=self._scheme))
         except Exception as exc:
             if not isinstance(exc, PayloadError):
