@@ -213,7 +213,10 @@ def _events() -> list[str]:
 
 _STRICT = (
     "Commands are validated strictly: JSON types as documented, no unknown fields, item ids with a correct"
-    " check digit (the installation's NW-7 scheme). Every command gets a reply."
+    " check digit (the installation's NW-7 scheme). Every command gets a reply, published again after a"
+    " reconnection if the broker had not acknowledged it (de-duplicate on `request_id`). tagd connects with"
+    " a clean start: a command published while the station is offline (its retained status says so) is not"
+    " kept by the broker and never runs late; without a reply, send it again once the status is `online`."
 )
 _UNANSWERABLE = (
     "A payload that cannot be answered (no usable `request_id`) is reported as a `command.rejected` event"

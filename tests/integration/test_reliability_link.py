@@ -11,6 +11,8 @@ import pytest
 
 from tagd.daemon.config.sections import Mqtt
 from tagd.daemon.mqtt import client as mqtt_client
+from tagd.drivers.sim.reader import default_world
+from tagd.protocols.iso15693 import parse_uid
 
 from .broker import Broker, Relay
 from .pads import memory
@@ -105,3 +107,35 @@ async def test_a_connection_closed_before_connack_fails_at_once_not_after_the_co
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_command_sent_while_tagd_is_away_is_never_run_late(tmp_path: Path, broker: Broker) -> None:
+    """Clean start, by design (docs/reliability.md §9): the broker keeps nothing for tagd while it is away,
+    so a stale cmd/security cannot run minutes later; its sender gets no reply and sends it again once the
+    retained status says online."""
+    relay = await Relay(broker.port).start()
+    table = sim_station("checkout")
+    name = table["name"]
+    config = station_config(
+        tmp_path, relay.port, [table], checkout={"debounce_seconds": 0.0, "poll_seconds": 0.02}
+    )
+    try:
+        async with Circulation(broker.port) as desk, running(config) as app:
+            link = app.links[name]
+            uid = (await desk.sim(name, "place", memory_hex=memory(ITEM)))["uid"]
+            await desk.wait_for("item.detected", station=name)
+            relay.hold()
+            relay.reset()  # tagd is away; its will says offline
+            await desk.wait_status(name, lambda s: s["state"] == "offline", WAIT_S)
+            stale = await desk.cmd(name, "security", items=[ITEM], secured=False)
+            relay.release()
+            await desk.wait_status(name, lambda s: s["state"] == "online", WAIT_S)
+            assert link.connections == 2
+            fresh = await desk.cmd(name, "security", items=[ITEM], secured=True)
+            assert (await desk.wait_reply(fresh))["ok"] is True
+            await desk.wait_for("security.changed", station=name)
+            assert stale not in desk.replies
+            assert [e.data.request_id for e in desk.of("security.changed", name)] == [fresh]
+            assert default_world().tags[parse_uid(uid)].afi == 0x07  # secured, never released
+    finally:
+        await relay.close()
