@@ -14,7 +14,14 @@ from jsonschema import Draft7Validator, Draft202012Validator
 from tagd_docs import schemas as generator
 from tagd_docs.contract import Contract
 from tagd_docs.events import example_envelope
-from tagd_docs.examples import COMMAND_EXAMPLES, EVENT_EXAMPLES, HOLDS_EXAMPLE, REPLY_EXAMPLES, SIM_EXAMPLES
+from tagd_docs.examples import (
+    COMMAND_EXAMPLES,
+    EVENT_EXAMPLES,
+    HOLDS_EXAMPLE,
+    REPLY_EXAMPLES,
+    SIM_EXAMPLES,
+    SIM_REPLY_EXAMPLES,
+)
 
 from tagd.protocols import nw7
 from tagd.protocols.commands import (
@@ -144,7 +151,7 @@ def test_documented_commands_replies_sim_and_holds_meet_their_schemas() -> None:
             CONTRACT.check(f"tagd/enc1/cmd/{name}", command.model_dump_json(exclude_none=True).encode())
             is None
         )
-    for name, replies in REPLY_EXAMPLES.items():
+    for name, replies in (REPLY_EXAMPLES | SIM_REPLY_EXAMPLES).items():
         for reply in replies:
             assert CONTRACT.check("tagd/enc1/reply/r-1", reply.to_json()) is None, name
     for name, payload in SIM_EXAMPLES.items():

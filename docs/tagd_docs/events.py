@@ -21,6 +21,7 @@ from tagd_docs.examples import (
     HOLDS_EXAMPLE,
     REPLY_EXAMPLES,
     SIM_EXAMPLES,
+    SIM_REPLY_EXAMPLES,
 )
 
 EXAMPLE_ID = "0192f3a4-5b6c-7d8e-9f01-23456789abcd"
@@ -278,6 +279,10 @@ def _rest() -> list[str]:
             "",
             _json(SIM_EXAMPLES[name]),
         ]
+        if model.REPLY is not Reply:
+            out += ["", f"Reply ({model.REPLY.__name__}): {_doc(model.REPLY)}", ""]
+            out += [fields_table(model.REPLY, unset="left out")]
+            out += ["", *[_json(reply, exclude_none=True) for reply in SIM_REPLY_EXAMPLES.get(name, [])]]
     out += ["", "## Holds feed", "", _doc(HoldsFeed), "", fields_table(HoldsFeed)]
     out += ["", _json(HOLDS_EXAMPLE, exclude_none=True)]
     out += ["", "An invalid message is reported as `holds.rejected` and the item's previous holds stay."]

@@ -17,6 +17,7 @@ from tagd.protocols.commands import (
     SecurityResult,
     SimCard,
     SimPlace,
+    SimPlaceReply,
     SimRemove,
     SimScan,
 )
@@ -190,6 +191,10 @@ SIM_EXAMPLES: dict[str, Request] = {
     "remove": SimRemove(uid=UID),
     "scan": SimScan(raw="A123456782B", request_id="scan-1"),
     "card": SimCard(id="2100012345678"),
+}
+
+SIM_REPLY_EXAMPLES: dict[str, list[Reply]] = {
+    "place": [SimPlaceReply(request_id="sim-1", ok=True, uid=UID, profile="U-TAG-L301")],
 }
 
 HOLDS_EXAMPLE = HoldsFeed(
