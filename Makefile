@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := mosquitto mosquitto-clients pcscd libpcsclite-dev vsmartcard-vpcd swig python3-venv python3-dev gcc openssl npm
+APT_PACKAGES := mosquitto mosquitto-clients pcscd libpcsclite-dev vsmartcard-vpcd swig python3-venv python3-dev gcc openssl
 PY_SOURCES := daemon drivers protocols
 DOC_TOOLS := docs/tagd_docs
 
@@ -14,11 +14,13 @@ run: deps venv
 
 test: deps venv specs lint typecheck unit
 
-# Debian packages the tests need: mosquitto, pcscd with vpcd, and what pyscard builds with (swig, headers, gcc).
+# Debian packages the tests need: mosquitto, pcscd with vpcd, and what pyscard builds with (swig, headers, gcc);
+# npm (Debian's, unless an npm is already installed, e.g. with NodeSource's nodejs) for `make specs`.
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run make as root, or apt-get install them)"; exit 1; fi; \
 	  echo "installing:$$missing"; \
