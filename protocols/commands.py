@@ -405,13 +405,14 @@ def parse_holds(payload: bytes, *, scheme: str | None = None) -> HoldsFeed | Non
     return None if not payload else parse_payload(HoldsFeed, payload, scheme=scheme)
 
 
-def checked_item_id(item_id: str, scheme: str | None) -> str:
-    """`item_id` (e.g. from a topic) when it is 9 digits with a correct check digit under `scheme`."""
+def checked_item_id(item_id: str, scheme: str | None, where: str = "") -> str:
+    """`item_id` (e.g. from a topic: `where` " in the topic") when it is 9 digits with a correct check
+    digit under `scheme`."""
     if not _ITEM_ID.fullmatch(item_id):
-        raise PayloadError(f"{_show(item_id)} is not a 9-digit item id")
+        raise PayloadError(f"{_show(item_id)}{where} is not a 9-digit item id")
     if scheme is not None:
         try:
             parse_scan(item_id, scheme, 8)
         except BarcodeError as exc:
-            raise PayloadError(f"item id {item_id}: {exc}") from None
+            raise PayloadError(f"item id {item_id}{where}: {exc}") from None
     return item_id
