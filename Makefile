@@ -8,19 +8,21 @@ APT_PACKAGES := mosquitto mosquitto-clients pcscd libpcsclite-dev vsmartcard-vpc
 PY_SOURCES := daemon drivers protocols
 DOC_TOOLS := docs/tagd_docs
 
-.PHONY: run test lint typecheck unit deps venv bench fuzz clean soak docs i18n
+.PHONY: run test lint typecheck unit deps venv specs bench fuzz clean soak docs i18n
 
 run: deps venv
 	$(BIN)/tagd demo
 
-test: deps venv lint typecheck unit
+test: deps venv specs lint typecheck unit
 
 # Debian packages the tests need: mosquitto, pcscd with vpcd, and what pyscard builds with (swig, headers, gcc);
 # poppler-utils and zbar-tools read label PDFs back (pdftoppm, zbarimg, pdftotext), fonts-noto-cjk prints kana.
+# npm (Debian's, unless an npm is already installed, e.g. with NodeSource's nodejs) for `make specs`.
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run make as root, or apt-get install them)"; exit 1; fi; \
 	  echo "installing:$$missing"; \
@@ -46,6 +48,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# The official AsyncAPI JSON schemas (npm package @asyncapi/specs, Apache-2.0), pinned; tests/test_contract.py
+# validates docs/asyncapi.yaml against them. Installed under build/, not kept in git.
+ASYNCAPI_SPECS_VERSION := 6.11.1
+specs: build/npm/.specs-$(ASYNCAPI_SPECS_VERSION)
+build/npm/.specs-$(ASYNCAPI_SPECS_VERSION):
+	mkdir -p build/npm
+	npm install --silent --no-audit --no-fund --no-save --prefix build/npm @asyncapi/specs@$(ASYNCAPI_SPECS_VERSION)
+	touch $@
+
 # ruff, then the layering contracts in pyproject.toml ([tool.importlinter]: protocols < drivers < daemon, no cycles).
 lint:
 	$(BIN)/ruff check $(PY_SOURCES) $(DOC_TOOLS) tests bench
@@ -57,9 +68,10 @@ typecheck:
 	for d in $(PY_SOURCES); do ln -sfn ../../../$$d build/typecheck/tagd/$$d; done
 	MYPYPATH=build/typecheck:docs $(BIN)/mypy --strict -p tagd.protocols -p tagd.drivers -p tagd.daemon -p tagd_docs
 
-# The generated docs (a test fails when they drift from the models).
+# The generated docs: events.md, schemas/ and asyncapi.yaml (a test fails when they drift from the models).
 docs: venv
 	PYTHONPATH=docs $(BIN)/python -m tagd_docs.events > docs/events.md
+	PYTHONPATH=docs $(BIN)/python -m tagd_docs.schemas docs
 
 unit:
 	$(BIN)/pytest -q -p no:cacheprovider --cov --cov-report=term

@@ -11,24 +11,26 @@ from tagd.drivers import CardRead
 from tagd.drivers.nfc_cards import sim_card_reader
 from tagd.drivers.scanner import sim_scanner
 from tagd.drivers.sim.reader import DEFAULT_FIELD, default_world
-from tagd.protocols.commands import Reply, ReplyCode, SimCard, SimCommand, SimPlace, SimRemove, SimScan
-from tagd.protocols.events import CommandRejected, Uid
+from tagd.protocols.commands import (
+    Reply,
+    ReplyCode,
+    SimCard,
+    SimCommand,
+    SimPlace,
+    SimPlaceReply,
+    SimRemove,
+    SimScan,
+)
+from tagd.protocols.events import CommandRejected
 from tagd.protocols.iso15693 import format_uid, parse_uid
 
-__all__ = ["DEFAULT_SIM_PROFILE", "SimControl", "SimPlaceReply", "sim_name"]
+__all__ = ["DEFAULT_SIM_PROFILE", "SimControl", "sim_name"]
 
 log = get_logger(__name__)
 
 DEFAULT_SIM_PROFILE = "U-TAG-L301"
 """sim/place of a new tag without a profile: the library's default book tag."""
 _TEXT_MAX = 500
-
-
-class SimPlaceReply(Reply):
-    """The reply to sim/place: which tag is now in the field (a new tag's UID is made up by the world)."""
-
-    uid: Uid | None = None
-    profile: str | None = None
 
 
 def sim_name(url: str | None, prefix: str) -> str | None:
@@ -94,8 +96,9 @@ class SimControl:
         if self.scanner is None:
             error = f"station {self.station.name} has no simulated scanner"
             return await self._refuse(request, ReplyCode.NOT_SIMULATED, error)
+        refusal = self.station.refusal()
         sim_scanner(self.scanner).push(request.raw)
-        return Reply(ok=True)
+        return await self._refused_work(request, refusal)
 
     async def card(self, request: SimCard) -> Reply:
         """A hex id goes through the simulated card reader as a FeliCa IDm; any other card number (a
@@ -103,6 +106,7 @@ class SimControl:
         if self.card_reader is None:
             error = f"station {self.station.name} has no simulated card reader"
             return await self._refuse(request, ReplyCode.NOT_SIMULATED, error)
+        refusal = self.station.refusal()
         try:
             sim_card_reader(self.card_reader).present("felica", request.id)
         except ValueError:
@@ -111,7 +115,14 @@ class SimControl:
             except Exception:
                 log.exception("sim.card_failed", station=self.station.name)
                 raise
-        return Reply(ok=True)
+        return await self._refused_work(request, refusal)
+
+    async def _refused_work(self, request: SimCommand, refusal: str | None) -> Reply:
+        """The read went to the station as a real device's would; while the station refuses work (its outbox
+        is full) nothing is reported for it, and the reply says so rather than `ok`."""
+        if refusal is None:
+            return Reply(ok=True)
+        return await self._refuse(request, ReplyCode.OUTBOX_FULL, f"read, but not handled: {refusal}")
 
     async def _refuse(self, request: SimCommand, code: ReplyCode, error: str) -> Reply:
         """An error reply; without a request_id nobody gets a reply, so it is reported as command.rejected."""
@@ -119,4 +130,4 @@ class SimControl:
         if request.request_id is None:
             topic = f"{self.station.link.topics.prefix}/{self.station.name}/sim/{request.NAME}"
             await self.station.report(CommandRejected(topic=topic, error=error[:_TEXT_MAX]))
-        return Reply(ok=False, code=code, error=error[:_TEXT_MAX])
+        return request.REPLY(ok=False, code=code, error=error[:_TEXT_MAX])

@@ -19,6 +19,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -36,6 +37,7 @@ from tagd.protocols.payload_types import (
     Ref,
     RejectReason,
     RequestId,
+    SecurityFailure,
     SetId,
     Text,
     Uid,
@@ -144,7 +146,8 @@ class SecurityResult(Model):
     item_id: str | None = Field(default=None, description="the item on the tag")
     secured: bool | None = Field(default=None, description="the security now on the tag")
     afi: int | None = Field(default=None, ge=0, le=255, description="the AFI now on the tag")
-    error: Text | None = Field(default=None, description="why this item failed")
+    code: SecurityFailure | None = Field(default=None, description="why this item failed, for machines")
+    error: Text | None = Field(default=None, description="why this item failed, for people")
 
 
 class SecurityReply(Reply):
@@ -220,10 +223,18 @@ class SimCommand(Request):
     request_id: RequestId | None = None
 
 
+class SimPlaceReply(Reply):
+    """The reply to sim/place: which tag is now in the field (a new tag's UID is made up by the world)."""
+
+    uid: Uid | None = Field(default=None, description="the tag now in the field: use it in sim/remove")
+    profile: Text | None = Field(default=None, description="its tag profile")
+
+
 class SimPlace(SimCommand):
     """Put a tag into the station's field: a known UID, or a new blank tag of `profile`."""
 
     NAME = "place"
+    REPLY = SimPlaceReply
     uid: Uid | None = Field(
         default=None, description="a tag of the simulated world; none or unknown: a new one"
     )
@@ -256,20 +267,47 @@ COMMANDS: dict[str, type[Command]] = {
 SIM_COMMANDS: dict[str, type[SimCommand]] = {cls.NAME: cls for cls in (SimPlace, SimRemove, SimScan, SimCard)}
 
 
+_FEED_TIME = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
+
+
+def _feed_time(value: object) -> object:
+    """An RFC 3339 date-time string, the offset optional (see Hold.placed_at); a datetime is taken as is."""
+    if not isinstance(value, str):
+        return value
+    if not re.fullmatch(_FEED_TIME, value):
+        raise ValueError(f"{_show(value)} is not an RFC 3339 date-time such as 2026-11-01T10:00:00+09:00")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:  # e.g. month 13
+        raise ValueError(f"{_show(value)} is not a date-time: {exc}") from None
+
+
+FeedTime = Annotated[
+    datetime,
+    BeforeValidator(_feed_time),
+    WithJsonSchema({"type": "string", "pattern": _FEED_TIME}),
+]
+
+
 class Hold(Model):
     hold_id: HoldId
     patron_ref: PatronRef
     pickup_library: LibraryCode = Field(description="where the patron collects it")
     notify: Notify = Field(description="how the patron is told: by e-mail, by phone, or not (watches online)")
-    memo: Text | None = Field(default=None, description="the patron's memo, shown to staff once secured")
-    placed_at: datetime = Field(
-        description="when the patron placed the hold: RFC 3339; without an offset, in the library's time zone"
+    memo: Text | None = Field(
+        default=None, description="the patron's memo, shown to staff once the item is kept for it (確保)"
+    )
+    placed_at: FeedTime = Field(
+        description="when the patron placed the hold: RFC 3339 date-time; with an offset (Z or ±hh:mm), or"
+        " without one for the library's local time ([holds] timezone); hold.arrived gives it with one"
     )
     type: HoldType = Field(description="single; set (volumes in order); group (any one member fills it)")
     set_id: SetId | None = None
     position: Position | None = None
     group_id: GroupId | None = None
-    members: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")]] | None = Field(
+    members: list[CheckedItemId] | None = Field(
         default=None, max_length=100, description="for a group: the item ids any one of which fills it"
     )
     filled: bool = Field(
@@ -346,6 +384,16 @@ def decode_object(payload: bytes) -> dict[str, Any]:
     return value
 
 
+_HEAD_REQUEST_ID = re.compile(rb'\A\s*\{\s*"request_id"\s*:\s*"([A-Za-z0-9._:-]{1,128})"\s*[,}]')
+
+
+def request_id_at_head(payload: bytes) -> str | None:
+    """The request_id of a payload that cannot be parsed (too large, nested too deeply), when it is the
+    object's first key: read from the first bytes only, so that such a command still gets its reply."""
+    found = _HEAD_REQUEST_ID.match(payload[:256])
+    return found.group(1).decode("ascii") if found else None
+
+
 def request_id_of(value: dict[str, Any]) -> str | None:
     """The request_id to reply to, when the payload carries a usable one (even if the rest is bad)."""
     found = value.get("request_id")
@@ -354,7 +402,10 @@ def request_id_of(value: dict[str, Any]) -> str | None:
 
 def parse_payload(model: type[M], payload: bytes, *, scheme: str | None = None) -> M:
     """`payload` validated as `model`. `scheme` (e.g. "m10w21") also verifies item ids' check digits."""
-    value = decode_object(payload)
+    try:
+        value = decode_object(payload)
+    except PayloadError as exc:
+        raise PayloadError(str(exc), request_id_at_head(payload)) from None
     try:
         return model.model_validate_json(payload, strict=True, context={"scheme": scheme})
     except ValidationError as exc:
@@ -363,6 +414,20 @@ def parse_payload(model: type[M], payload: bytes, *, scheme: str | None = None) 
         raise PayloadError(f"payload is not usable JSON: {exc}", request_id_of(value)) from None
 
 
-def parse_holds(payload: bytes) -> HoldsFeed | None:
-    """The holds on an item; None when the payload is empty (the circulation system cleared them)."""
-    return None if not payload else parse_payload(HoldsFeed, payload)
+def parse_holds(payload: bytes, *, scheme: str | None = None) -> HoldsFeed | None:
+    """The holds on an item; None when the payload is empty (the circulation system cleared them).
+    `scheme` also verifies the members' check digits."""
+    return None if not payload else parse_payload(HoldsFeed, payload, scheme=scheme)
+
+
+def checked_item_id(item_id: str, scheme: str | None, where: str = "") -> str:
+    """`item_id` (e.g. from a topic: `where` " in the topic") when it is 9 digits with a correct check
+    digit under `scheme`."""
+    if not _ITEM_ID.fullmatch(item_id):
+        raise PayloadError(f"{_show(item_id)}{where} is not a 9-digit item id")
+    if scheme is not None:
+        try:
+            parse_scan(item_id, scheme, 8)
+        except BarcodeError as exc:
+            raise PayloadError(f"item id {item_id}{where}: {exc}") from None
+    return item_id

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, Field, SerializeAsAny, model_serializer, mod
 from tagd.protocols.iso28560 import DataModel
 from tagd.protocols.nw7 import BarcodeReason
 from tagd.protocols.payload_types import (
+    NAME_PATTERN,
     REJECT_REASON_TEXTS,
     DetectedBy,
     GroupId,
@@ -32,6 +33,7 @@ from tagd.protocols.payload_types import (
     RejectReason,
     RequestId,
     Role,
+    SecurityFailure,
     SetId,
     Status,
     TagContent,
@@ -74,6 +76,8 @@ __all__ = [
     "RequestId",
     "Role",
     "SecurityChanged",
+    "SecurityFailed",
+    "SecurityFailure",
     "SetIncomplete",
     "Status",
     "TagContent",
@@ -91,6 +95,8 @@ class EventData(Model):
     """An event's `data`. `TYPE` is the short type (topic suffix); the envelope's type adds `jp.tagd.`."""
 
     TYPE: ClassVar[str]
+    ROLES: ClassVar[tuple[Role, ...]]
+    """The roles whose stations report it (docs/events.md's table; a test reads the stations' code)."""
 
     def subject(self) -> str | None:
         """The CloudEvents `subject`: the item when known, else the tag, so consumers can filter on it."""
@@ -103,6 +109,7 @@ class ItemDetected(EventData):
     """A tag came onto the station's pad or field (debounced): what it is and what it carries."""
 
     TYPE = "item.detected"
+    ROLES = (Role.CHECKOUT, Role.CHECKIN)
     reader: ReaderName
     uid: Uid
     content: TagContent = Field(description="item; blank; foreign (another data model or id); unreadable")
@@ -119,6 +126,7 @@ class ItemRemoved(EventData):
     """A tag left the pad (debounced)."""
 
     TYPE = "item.removed"
+    ROLES = (Role.CHECKOUT, Role.CHECKIN)
     reader: ReaderName
     uid: Uid
     item_id: ItemId | None = None
@@ -128,6 +136,7 @@ class ItemEncoded(EventData):
     """The tag was written, locked as its profile says, read back and verified."""
 
     TYPE = "item.encoded"
+    ROLES = (Role.ENCODER,)
     item_id: ItemId
     uid: Uid
     product: TagProduct | None = Field(description="the tag product written (null for a plain chip profile)")
@@ -152,6 +161,7 @@ class ItemEncodeRejected(EventData):
     """Nothing usable was written; `reason` says why and what the desk should do."""
 
     TYPE = "item.encode_rejected"
+    ROLES = (Role.ENCODER,)
     reason: RejectReason
     detail: Text = Field(description="one line for the person at the desk")
     item_id: ItemId | None = None
@@ -178,6 +188,7 @@ class BarcodeScanned(EventData):
     """A barcode scan at the station, valid or not (an invalid one has `reason`)."""
 
     TYPE = "barcode.scanned"
+    ROLES = (Role.ENCODER, Role.CHECKIN)
     scanner: ReaderName
     raw: Text = Field(description="the scan as read, normalised (NFKC, stripped)")
     item_id: ItemId | None = Field(
@@ -191,6 +202,7 @@ class SecurityChanged(EventData):
     """An item's security (AFI and EAS) was set or cleared and read back."""
 
     TYPE = "security.changed"
+    ROLES = (Role.CHECKOUT, Role.CHECKIN)
     reader: ReaderName
     uid: Uid
     item_id: ItemId | None = None
@@ -202,10 +214,32 @@ class SecurityChanged(EventData):
     )
 
 
+class SecurityFailed(EventData):
+    """A station could not set or clear an item's RFID security (AFI/EAS) as a command asked or as its role
+    requires (check-in secures every returned item): the item may set off the gate, or pass it unnoticed.
+
+    RFID security is not the hold's 確保 (an item kept for a hold): a hold memo is revealed when the item is
+    kept for its hold, whatever its AFI/EAS.
+    """
+
+    TYPE = "security.failed"
+    ROLES = (Role.CHECKOUT, Role.CHECKIN)
+    reader: ReaderName
+    item_id: ItemId | None = Field(default=None, description="the item, when known")
+    uid: Uid | None = Field(default=None, description="its tag, when known (not for an item not on the pad)")
+    secured: bool = Field(description="the security asked for: true secure, false release for loan")
+    code: SecurityFailure = Field(description="why, for machines (see the security failure codes)")
+    text: Text = Field(description="why, for people")
+    request_id: RequestId | None = Field(
+        default=None, description="the cmd/security that asked for it; null when the role required it"
+    )
+
+
 class GateAlarm(EventData):
     """A secured item passed the gate. Repeats for the same tag are suppressed for a set time."""
 
     TYPE = "gate.alarm"
+    ROLES = (Role.GATE,)
     reader: ReaderName
     uid: Uid | None = Field(default=None, description="null when only the EAS alarm answered")
     item_id: ItemId | None = None
@@ -218,6 +252,7 @@ class SetIncomplete(EventData):
     """A multi-part item is on the pad with parts missing."""
 
     TYPE = "set.incomplete"
+    ROLES = (Role.CHECKOUT,)
     reader: ReaderName
     item_id: ItemId
     parts: int = Field(ge=2, description="parts in the item")
@@ -228,11 +263,13 @@ class SetIncomplete(EventData):
 class HoldArrived(EventData):
     """A held item was identified at its pickup library: tell the patron, start the hold-shelf clock.
 
-    The one event that carries the patron's memo (shown to staff once the item is secured). For a group hold,
+    The one event that carries the patron's memo (shown to staff once the item is kept for the hold, 確保;
+    not its RFID security, AFI/EAS). For a group hold,
     `release` lists the other members: any one fills the hold, so theirs are released.
     """
 
     TYPE = "hold.arrived"
+    ROLES = (Role.CHECKIN,)
     item_id: ItemId
     uid: Uid | None = None
     hold_id: HoldId
@@ -241,7 +278,7 @@ class HoldArrived(EventData):
     notify: Notify = Field(description="how the patron is told: by e-mail, by phone, or not (watches online)")
     hold_type: HoldType = Field(description="single; set (volumes in order); group (any one member fills it)")
     memo: Text | None = Field(
-        default=None, description="the patron's hold memo, for staff now the item is secured"
+        default=None, description="the patron's hold memo, for staff now the item is kept for the hold (確保)"
     )
     set_id: SetId | None = None
     position: Position | None = None
@@ -262,6 +299,7 @@ class HoldTransit(EventData):
     """A held item was identified at another library than its pickup library: send it there."""
 
     TYPE = "hold.transit"
+    ROLES = (Role.CHECKIN,)
     item_id: ItemId
     uid: Uid | None = None
     hold_id: HoldId
@@ -285,6 +323,7 @@ class HoldDeferred(EventData):
     """
 
     TYPE = "hold.deferred"
+    ROLES = (Role.CHECKIN,)
     item_id: ItemId
     uid: Uid | None = None
     hold_id: HoldId
@@ -299,6 +338,7 @@ class PatronCard(EventData):
     """A patron card was read. Only the card number: tagd knows no patron."""
 
     TYPE = "patron.card"
+    ROLES = (Role.CHECKOUT,)
     reader: ReaderName
     card_id: Ref = Field(description="the card number as read")
 
@@ -307,6 +347,7 @@ class ReaderConnected(EventData):
     """A reader, scanner or card reader is working (at start and after each reconnection)."""
 
     TYPE = "reader.connected"
+    ROLES = (Role.ENCODER, Role.CHECKOUT, Role.GATE, Role.CHECKIN)
     reader: ReaderName
     url: Url
 
@@ -315,6 +356,7 @@ class ReaderLostEvent(EventData):
     """A reader stopped answering; tagd retries with capped backoff and reports reader.connected."""
 
     TYPE = "reader.lost"
+    ROLES = (Role.ENCODER, Role.CHECKOUT, Role.GATE, Role.CHECKIN)
     reader: ReaderName
     url: Url
     error: Text = Field(description="what failed")
@@ -325,6 +367,7 @@ class CommandRejected(EventData):
     """A message on cmd/ or sim/ that could not be answered on reply/ (no usable request_id)."""
 
     TYPE = "command.rejected"
+    ROLES = (Role.ENCODER, Role.CHECKOUT, Role.GATE, Role.CHECKIN)
     topic: Text = Field(description="the topic the message came on")
     error: Text = Field(description="what is wrong with it")
 
@@ -333,6 +376,7 @@ class HoldsRejected(EventData):
     """A holds-feed message (tagd/holds/{item_id}) that is not valid; the previous holds stay."""
 
     TYPE = "holds.rejected"
+    ROLES = (Role.CHECKIN,)
     topic: Text = Field(description="the topic the message came on")
     error: Text = Field(description="what is wrong with it")
 
@@ -346,6 +390,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         ItemEncodeRejected,
         BarcodeScanned,
         SecurityChanged,
+        SecurityFailed,
         GateAlarm,
         SetIncomplete,
         HoldArrived,
@@ -365,7 +410,7 @@ class Envelope(Model):
 
     specversion: Literal["1.0"] = Field(default="1.0", description="CloudEvents 1.0")
     id: str = Field(min_length=1, description="unique per event, the same on every re-send (UUIDv7)")
-    source: str = Field(pattern=r"^tagd/[A-Za-z0-9_-]{1,64}$", description="tagd/{station}")
+    source: str = Field(pattern=f"^tagd/{NAME_PATTERN}$", description="tagd/{station}")
     type: str = Field(description="jp.tagd.<event>, e.g. jp.tagd.item.detected")
     time: AwareDatetime = Field(description="when it happened: RFC 3339, UTC")
     datacontenttype: Literal["application/json"] = Field(

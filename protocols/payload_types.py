@@ -22,8 +22,11 @@ Uid = Annotated[
     StringConstraints(pattern=r"^E0[0-9A-F]{14}$"),
     Field(description="tag UID: 16 upper-case hex digits, most significant byte first"),
 ]
-Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-"""Station and reader names: safe inside an MQTT topic (no '/', '+' or '#')."""
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+"""The one rule for station and reader names, in events and in the config: 1-64 letters, digits, '_', '.'
+or '-', starting with a letter or digit. Safe inside an MQTT topic (no '/', '+', '#' or spaces)."""
+Name = Annotated[str, StringConstraints(pattern=f"^{NAME_PATTERN}$")]
+"""Station and reader names (`NAME_PATTERN`)."""
 LibraryCode = Annotated[str, StringConstraints(min_length=1, max_length=32), Field(description="branch code")]
 ReaderName = Annotated[Name, Field(description="the station's name for the reader, scanner or card reader")]
 Text = Annotated[str, StringConstraints(max_length=500)]
@@ -100,6 +103,30 @@ REJECT_REASON_TEXTS: dict[RejectReason, str] = {
 }
 
 
+class SecurityFailure(StrEnum):
+    """Why an item's RFID security (AFI/EAS) could not be set or cleared: a per-item result's `code`, and
+    `security.failed`'s. `SECURITY_FAILURE_TEXTS` says each for people (and docs/events.md)."""
+
+    NOT_ON_PAD = "not_on_pad"
+    TAG_LOST = "tag_lost"
+    TAG_ERROR = "tag_error"
+    VERIFY_FAILED = "verify_failed"
+    READER_LOST = "reader_lost"
+    PASSWORD_NEEDED = "password_needed"  # noqa: S105 - a failure's name, not a password
+    WRONG_PASSWORD = "wrong_password"  # noqa: S105 - a failure's name, not a password
+
+
+SECURITY_FAILURE_TEXTS: dict[SecurityFailure, str] = {
+    SecurityFailure.NOT_ON_PAD: "the tag is not on the pad",
+    SecurityFailure.TAG_LOST: "the tag left the field and did not come back in time",
+    SecurityFailure.TAG_ERROR: "the tag refused the change (e.g. its AFI is locked)",
+    SecurityFailure.VERIFY_FAILED: "the AFI or EAS read back differs from what was written",
+    SecurityFailure.READER_LOST: "the reader went away",
+    SecurityFailure.PASSWORD_NEEDED: "the tag's AFI/EAS are password protected and no password is configured",
+    SecurityFailure.WRONG_PASSWORD: "the tag went silent at the configured EAS/AFI password: not this tag's",
+}
+
+
 class TagContent(StrEnum):
     """What a detected tag holds."""
 
@@ -130,11 +157,15 @@ class ReaderState(StrEnum):
     CONNECTED = "connected"
     LOST = "lost"
     CONNECTING = "connecting"
+    UNKNOWN = "unknown"
 
 
 class ReaderStatus(Model):
     url: Url
-    state: ReaderState = Field(description="connected; lost (reconnecting with backoff); connecting")
+    state: ReaderState = Field(
+        description="connected (it answered); lost (reconnecting with backoff); connecting (not yet"
+        " answered); unknown (in an `offline` status: the station is not running)"
+    )
 
 
 class Status(Model):
@@ -146,7 +177,9 @@ class Status(Model):
     role: Role = Field(description="the station's role")
     library: LibraryCode
     readers: dict[str, ReaderStatus] = Field(
-        default_factory=dict, description="the station's devices by name"
+        default_factory=dict,
+        description="every configured device by name (`reader`, `scanner`, `card_reader`); in `offline`"
+        " each is `unknown`",
     )
     outbox_depth: int = Field(
         default=0, ge=0, description="events stored and not yet acknowledged by the broker"

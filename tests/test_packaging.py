@@ -26,7 +26,10 @@ def test_wheel_installs_and_imports_in_a_clean_venv(tmp_path):
         "print((importlib.resources.files('tagd.config') / 'tag-profiles.toml').is_file());"
         "d = importlib.resources.files('tagd.daemon');"
         "print((d / 'i18n' / 'locale' / 'ja' / 'LC_MESSAGES' / 'tagd.mo').is_file());"
-        "print((d / 'display' / 'static' / 'station.js').is_file())"
+        "print((d / 'display' / 'static' / 'station.js').is_file());"
+        "s = importlib.resources.files('tagd.schemas');"
+        "print((s / 'events' / 'item.detected.schema.json').is_file());"
+        "print((s / 'status.schema.json').is_file())"
     )
     out = subprocess.run([python, "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path)
-    assert out.stdout.split() == ["0x906e", "True", "True", "True"]  # the compiled catalog is in the wheel
+    assert out.stdout.split() == ["0x906e", "True", "True", "True", "True", "True"]

@@ -5,10 +5,11 @@ import sys
 from collections.abc import Sequence
 
 from tagd.daemon.cli import barcode, catalog, demo, labels, monitor, reader, run, sim, tag
-from tagd.daemon.config.model import ConfigError
+from tagd.daemon.config.model import ConfigError, ConfigFileMissing
 from tagd.protocols.errors import ProtocolError
 
 EX_DATAERR = 65
+EX_NOINPUT = 66
 EX_CONFIG = 78
 
 
@@ -28,8 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tagd: {exc}", file=sys.stderr)
         return EX_DATAERR
     except ConfigError as exc:
-        print(f"tagd: {exc}", file=sys.stderr)
-        return EX_CONFIG
+        for line in exc.lines:
+            print(f"tagd: {line}", file=sys.stderr)
+        return EX_NOINPUT if isinstance(exc, ConfigFileMissing) else EX_CONFIG
     return code
 
 

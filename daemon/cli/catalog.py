@@ -2,8 +2,9 @@
 shipments and write the tagging report (CSV with a BOM, or XLSX with a summary sheet).
 
 The database is --db, or the catalog of --config (default /etc/tagd/tagd.toml), whose barcode scheme and
-set-price rule the import follows. Exit codes: 65 a bad list (every bad row on stderr, nothing imported),
-66 the list cannot be read, 73 the catalog cannot be opened, 78 a bad configuration.
+set-price rule the import follows. Exit codes: 1 the item is not in the catalog; 65 a bad list (every bad
+row on stderr, nothing imported) or a looked-up number that is not one (a wrong check digit); 66 the list
+or the configuration file cannot be read; 73 the catalog cannot be opened; 78 a bad configuration.
 """
 
 import argparse
@@ -14,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tagd.daemon.config.model import DEFAULT_PATH, Config, ConfigError, load_config
+from tagd.daemon.config.model import DEFAULT_PATH, Config, ConfigError, ConfigFileMissing, load_config
 from tagd.daemon.store.catalog import Catalog, CatalogError, ImportResult, import_file
 from tagd.daemon.store.delivery import DeliveryListError
 from tagd.protocols import nw7
@@ -96,7 +97,7 @@ def _import(args: argparse.Namespace) -> int:
             )
             total = len(catalog)
     except ConfigError as exc:
-        return _fail(str(exc), EX_CONFIG)
+        return _fail(str(exc), EX_NOINPUT if isinstance(exc, ConfigFileMissing) else EX_CONFIG)
     except CatalogError as exc:
         return _fail(str(exc), EX_CANTCREAT)
     except OSError as exc:
@@ -131,14 +132,18 @@ def _report(path: Path, result: ImportResult, total: int) -> None:
 def _lookup(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
+        scheme, length = (config.barcode.scheme, config.barcode.length) if config else (nw7.DEFAULT_SCHEME, 8)
+        item_id = nw7.parse_scan(args.item_id, scheme, length).item_id
         with Catalog(_database(args, config)) as catalog:
-            item = catalog.lookup(args.item_id)
+            item = catalog.lookup(item_id)
     except ConfigError as exc:
-        return _fail(str(exc), EX_CONFIG)
+        return _fail(str(exc), EX_NOINPUT if isinstance(exc, ConfigFileMissing) else EX_CONFIG)
+    except nw7.BarcodeError as exc:  # a wrong check digit is named as such, not "not in the catalog"
+        return _fail(f"{args.item_id} is not a registration number: {exc}", EX_DATAERR)
     except CatalogError as exc:
         return _fail(str(exc), EX_CANTCREAT)
     if item is None:
-        return _fail(f"{args.item_id} is not in the catalog", NOT_FOUND)
+        return _fail(f"{item_id} is not in the catalog", NOT_FOUND)
     print(json.dumps(asdict(item), ensure_ascii=False))
     return 0
 

@@ -1,19 +1,21 @@
 """`tagd run --config FILE [--mqtt-url URL] [--display-listen HOST:PORT|off]`: the daemon, as systemd starts
 it.
 
-A configuration that cannot be used prints one line per problem on stderr and exits 78 before anything
-starts; a delivery list (catalog.load) with bad rows exits 65, one that cannot be read 66, an outbox,
-catalog or holds database that cannot be opened 73, station pages that cannot listen (`--display-listen`,
-`[display] listen`: the port is taken) 69. Otherwise it runs until SIGTERM or SIGINT and exits 0
-after a clean shutdown.
+A configuration that cannot be used prints one line per problem on stderr (each led by where the value
+came from: the file, an environment variable, --mqtt-url or --display-listen) and exits 78 before anything
+starts; a missing configuration file exits 66, as does a delivery list (catalog.load) that cannot be read;
+one with bad rows exits 65; station pages that cannot listen (the port is taken) 69; an outbox, catalog or
+holds database that cannot be opened 73, once tried again for `state_wait_seconds`. Otherwise it runs until
+SIGTERM or SIGINT and exits 0 after a clean shutdown. docs/operations.md lists every exit code.
 """
 
 import argparse
 import asyncio
 import sys
+import time
 from pathlib import Path
 
-from tagd.daemon.config.model import DEFAULT_PATH, Config, ConfigError, load_config
+from tagd.daemon.config.model import DEFAULT_PATH, Config, ConfigError, ConfigFileMissing, load_config
 from tagd.daemon.holds.ledger import LedgerError
 from tagd.daemon.store.catalog import CatalogError
 from tagd.daemon.store.delivery import DeliveryListError
@@ -25,6 +27,10 @@ EX_NOINPUT = 66
 EX_UNAVAILABLE = 69
 EX_CANTCREAT = 73
 EX_CONFIG = 78
+STATE_RETRY_FIRST_S = 0.5
+STATE_RETRY_MAX_S = 10.0
+"""A state database that cannot be opened is tried again (state_wait_seconds), so a full disk or a volume
+mounted late is not a restart every 2 s under systemd."""
 
 
 def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -50,7 +56,8 @@ def load(path: Path, mqtt_url: str | None, display_listen: str | None = None) ->
         overrides["mqtt"] = {"url": mqtt_url}
     if display_listen is not None:
         overrides["display"] = {"listen": display_listen}
-    return load_config(path, overrides or None)
+    sources = {"mqtt": "--mqtt-url", "display": "--display-listen"}
+    return load_config(path, overrides or None, overrides_from=sources)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -60,23 +67,32 @@ def _run(args: argparse.Namespace) -> int:
     try:
         config = load(args.config, args.mqtt_url, args.display_listen)
     except ConfigError as exc:
-        lines = [str(exc)] if len(exc.problems) == 1 else [f"{args.config}: {p}" for p in exc.problems]
-        for line in lines:
+        for line in exc.lines:
             print(f"tagd: {line}", file=sys.stderr)
-        return EX_CONFIG
-    try:
-        asyncio.run(run_app(config))
-    except DeliveryListError as exc:
-        for problem in exc.problems:
-            print(f"tagd: {config.catalog.load}: {problem}", file=sys.stderr)
-        return EX_DATAERR
-    except DisplayListenError as exc:
-        print(f"tagd: {exc}", file=sys.stderr)
-        return EX_UNAVAILABLE
-    except OSError as exc:
-        print(f"tagd: {exc}", file=sys.stderr)
-        return EX_NOINPUT
-    except (OutboxError, CatalogError, LedgerError) as exc:
-        print(f"tagd: {exc}", file=sys.stderr)
-        return EX_CANTCREAT
-    return EX_OK
+        return EX_NOINPUT if isinstance(exc, ConfigFileMissing) else EX_CONFIG
+    deadline = time.monotonic() + config.state_wait_seconds
+    delay = STATE_RETRY_FIRST_S
+    while True:
+        try:
+            asyncio.run(run_app(config))
+        except DeliveryListError as exc:
+            for problem in exc.problems:
+                print(f"tagd: {config.catalog.load}: {problem}", file=sys.stderr)
+            return EX_DATAERR
+        except DisplayListenError as exc:
+            print(f"tagd: {exc}", file=sys.stderr)
+            return EX_UNAVAILABLE
+        except OSError as exc:
+            print(f"tagd: {exc}", file=sys.stderr)
+            return EX_NOINPUT
+        except (OutboxError, CatalogError, LedgerError) as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                print(f"tagd: {exc}", file=sys.stderr)
+                return EX_CANTCREAT
+            wait = min(delay, left)
+            print(f"tagd: {exc}; trying again in {wait:.1f} s", file=sys.stderr, flush=True)
+            time.sleep(wait)
+            delay = min(2 * delay, STATE_RETRY_MAX_S)
+        else:
+            return EX_OK

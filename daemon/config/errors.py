@@ -9,7 +9,7 @@ import difflib
 import json
 import re
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -38,11 +38,21 @@ _EXPECTED = {
 
 
 class ConfigError(Exception):
-    """A configuration that cannot be used (exit 78); `problems` holds one line per problem."""
+    """A configuration that cannot be used (exit 78); `problems` holds one line per problem, and `lines`
+    the same led by where each value came from (the file, an environment variable, the command line)."""
 
-    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, problems: Sequence[str] = (), lines: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.problems = tuple(problems) or (message,)
+        self.lines = tuple(lines) or (message,)
+
+
+class ConfigFileMissing(ConfigError):  # noqa: N818 - reads as what it is
+    """The configuration file does not exist (exit 66, EX_NOINPUT: no input, rather than a bad one)."""
+
+
+Origin = Callable[[Sequence[int | str]], str | None]
+"""Where the value at a key path came from, when not the file: e.g. "environment variable TAGD_X"."""
 
 
 def key_path(loc: Sequence[int | str]) -> str:
@@ -59,19 +69,25 @@ def key_path(loc: Sequence[int | str]) -> str:
     return path
 
 
-def describe(exc: ValidationError, model: type[BaseModel], *, source: str) -> ConfigError:
-    """A ConfigError for every problem in `exc`, each line led by its key path."""
+def describe(
+    exc: ValidationError, model: type[BaseModel], *, source: str, origin: Origin | None = None
+) -> ConfigError:
+    """A ConfigError for every problem in `exc`, each line led by its key path; a value that came from
+    elsewhere than `source` (`origin` says where) is reported as from there."""
     problems: list[str] = []
+    lines: list[str] = []
     for error in exc.errors(include_url=False):
         path = key_path(error["loc"])
         problem = _problem(error, model)
         line = f"{path}: {problem}" if path else problem
+        where = (origin(error["loc"]) if origin is not None else None) or source
         if line not in problems:
             problems.append(line)
+            lines.append(f"{where}: {line}")
     if len(problems) == 1:
-        return ConfigError(f"{source}: {problems[0]}", problems)
-    listed = "".join(f"\n  {line}" for line in problems)
-    return ConfigError(f"{source}: {len(problems)} problems:{listed}", problems)
+        return ConfigError(lines[0], problems, lines)
+    listed = "".join(f"\n  {line}" for line in lines)
+    return ConfigError(f"{len(problems)} configuration problems:{listed}", problems, lines)
 
 
 def _problem(error: ErrorDetails, model: type[BaseModel]) -> str:

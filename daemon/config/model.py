@@ -10,17 +10,18 @@ Relative paths in the file resolve against the file's directory; the outbox and 
 `state_dir`. config/tagd.example.toml documents every key.
 """
 
+import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from tagd.daemon.config.errors import ConfigError, describe
+from tagd.daemon.config.errors import ConfigError, ConfigFileMissing, Origin, describe
 from tagd.daemon.config.sections import (
     Barcode,
     CatalogSettings,
@@ -50,7 +51,15 @@ from tagd.protocols.payload_types import Role
 from tagd.protocols.profiles import SHIPPED_PROFILES, ProfileSet, load_profiles, shipped_profiles
 from tagd.protocols.tagtypes import MarkScheme
 
-__all__ = ["Config", "ConfigError", "StationConfig", "load_config", "load_config_data", "load_tag_profiles"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ConfigFileMissing",
+    "StationConfig",
+    "load_config",
+    "load_config_data",
+    "load_tag_profiles",
+]
 
 DEFAULT_PATH = Path("/etc/tagd/tagd.toml")
 
@@ -165,6 +174,8 @@ class Config(BaseSettings):
 
     stations: list[StationConfig] = Field(min_length=1)
     state_dir: RelativePath = Path("/var/lib/tagd")
+    state_wait_seconds: Annotated[float, Field(ge=0, le=600)] = 45.0
+    """How long `tagd run` keeps trying to open its databases in state_dir before it exits 73."""
     data_model: DataModel = DataModel.ISO28560_3
     tag_profiles: ExistingFile | None = None
     label_sheets: ExistingFile | None = None
@@ -226,19 +237,45 @@ class Config(BaseSettings):
         raise KeyError(name)
 
 
-def load_config(path: Path | str, overrides: Mapping[str, Any] | None = None) -> Config:
-    """The configuration in `path`, with the environment and `overrides` (nested tables) on top."""
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+"""A configuration file is a few KiB; a larger one is refused before parsing."""
+
+
+def load_config(
+    path: Path | str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    overrides_from: str | Mapping[str, str] = "the command line",
+) -> Config:
+    """The configuration in `path`, with the environment and `overrides` (nested tables) on top.
+    `overrides_from` names where the overrides came from, for the error messages (e.g. "--mqtt-url"), or
+    maps each overridden section to its option."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
-        document = tomllib.loads(text)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigFileMissing(f"{path}: no such file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {len(data)} bytes; a configuration is at most {MAX_CONFIG_BYTES}")
+    try:
+        document = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return load_config_data(document, source=str(path), base=path.parent.resolve(), overrides=overrides)
+    except RecursionError:
+        raise ConfigError(f"{path}: not usable TOML: arrays or tables nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts; the advice after ';'
+        raise ConfigError(f"{path}: not usable TOML: {str(exc).partition(';')[0]}") from None
+    return load_config_data(
+        document,
+        source=str(path),
+        base=path.parent.resolve(),
+        overrides=overrides,
+        overrides_from=overrides_from,
+    )
 
 
 def load_config_data(
@@ -247,15 +284,48 @@ def load_config_data(
     source: str = "configuration",
     base: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
+    overrides_from: str | Mapping[str, str] = "the command line",
 ) -> Config:
     """A configuration from a parsed TOML table; relative paths resolve against `base` (default: cwd)."""
+    origin = _origin(overrides or {}, overrides_from, os.environ)
     with loading(document, base or Path.cwd()):
         try:
             config = Config(**dict(overrides or {}))
         except ValidationError as exc:
-            raise describe(exc, Config, source=source) from None
+            raise describe(exc, Config, source=source, origin=origin) from None
+        except RecursionError:
+            raise ConfigError(f"{source}: arrays or tables nested too deeply") from None
     _check_profiles(config, source)
     return config
+
+
+def _origin(
+    overrides: Mapping[str, Any], overrides_from: str | Mapping[str, str], environ: Mapping[str, str]
+) -> Origin:
+    """Where the value at a key path came from, when not the file: an override, or an environment variable
+    (TAGD_ and the keys joined by __, as pydantic-settings reads them, any case)."""
+    names = {name.upper(): name for name in environ}
+
+    def origin(loc: Sequence[int | str]) -> str | None:
+        if not loc:
+            return None
+        node: Any = overrides
+        for part in loc:
+            if not isinstance(node, Mapping) or part not in node:
+                break
+            node = node[part]
+        else:
+            if isinstance(overrides_from, str):
+                return overrides_from
+            return overrides_from.get(str(loc[0]), "the command line")
+        keys = [str(part) for part in loc]
+        for end in range(len(keys), 0, -1):
+            name = names.get("TAGD_" + "__".join(keys[:end]).upper())
+            if name is not None:
+                return f"environment variable {name}"
+        return None
+
+    return origin
 
 
 def load_tag_profiles(config: Config) -> ProfileSet:

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_extra_types.color import COLORS_BY_NAME
 
 from tagd.protocols import nw7
+from tagd.protocols.payload_types import NAME_PATTERN
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class _Origin:
     base: Path
 
 
-_TOPIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_TOPIC_NAME = re.compile(NAME_PATTERN)
+"""The one name rule of events and config (a name valid here makes valid events)."""
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-f]{3}){1,2}")
 _BACKGROUND = frozenset({"white", "#fff", "#ffffff"})
 _CLIENT_ID_MAX = 32

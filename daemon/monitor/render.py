@@ -206,6 +206,13 @@ def _security(data: ev.SecurityChanged) -> Rendered:
     return Kind.SUCCESS, line.format(item=item, state=state, afi=f"{data.afi:02X}", eas=eas, asked=asked)
 
 
+@_renders(ev.SecurityFailed)
+def _security_failed(data: ev.SecurityFailed) -> Rendered:
+    state = "secured" if data.secured else "released for loan"
+    asked = f" (request {data.request_id})" if data.request_id else ""
+    return Kind.ALARM, f"NOT {state}: {_item(data.item_id, data.uid)}: {data.code} ({data.text}){asked}"
+
+
 @_renders(ev.GateAlarm)
 def _alarm(data: ev.GateAlarm) -> Rendered:
     unread = _t("a secured tag (EAS only, unread)")

@@ -46,6 +46,19 @@ def publish_properties(settings: Mqtt, content_type: str) -> Properties | None:
     return properties
 
 
+def will_properties(settings: Mqtt, content_type: str) -> Properties | None:
+    """The will's properties (MQTT 5): its content type, as every other status publish has."""
+    if settings.protocol != "5":
+        return None
+    properties = Properties(PacketTypes.WILLMESSAGE)  # type: ignore[no-untyped-call]
+    properties.ContentType = content_type
+    return properties
+
+
+ACK_TIMEOUT_S = 10.0
+"""A broker answers a QoS 1 publish in milliseconds; no answer for this long is a dead connection."""
+
+
 class PublishRefused(aiomqtt.MqttError):
     """The broker answered a publish with a failure reason code (MQTT 5): the event stays stored."""
 
@@ -61,14 +74,20 @@ class AckingClient(aiomqtt.Client):
         self, topic: str, payload: bytes, properties: Properties | None, *, retain: bool = False
     ) -> None:
         """Publish at QoS 1 and return once the broker has acknowledged it; raise PublishRefused if the
-        broker refused it. Publishes start in call order, so several may be in flight in order."""
+        broker refused it. Publishes start in call order, so several may be in flight in order.
+
+        A PUBACK that does not come within ACK_TIMEOUT_S means a dead (half-open) connection: MqttError,
+        which ends the session; so does a disconnection while waiting."""
         info = self._client.publish(topic, payload, qos=1, retain=retain, properties=properties)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             raise aiomqtt.MqttCodeError(info.rc, f"could not publish to {topic}")
         acked: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
         self._acks[info.mid] = acked
         try:
-            code = await acked
+            async with asyncio.timeout(ACK_TIMEOUT_S):
+                code = await acked
+        except TimeoutError:
+            raise aiomqtt.MqttError(f"no PUBACK within {ACK_TIMEOUT_S:g} s: the connection is dead") from None
         finally:
             self._acks.pop(info.mid, None)
         if code.is_failure:
@@ -81,6 +100,19 @@ class AckingClient(aiomqtt.Client):
             lost = self._disconnected
             if lost.done() and not lost.cancelled():
                 lost.exception()  # the session has already reported why it ended; no "never retrieved" noise
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, *args: Any, **kwargs: Any) -> None:
+        """Every waiter learns at once that its PUBACK will not come; a connection closed before the
+        broker's CONNACK fails the connect now, not after the connect timeout (aiomqtt waits it out)."""
+        lost = aiomqtt.MqttError("the connection was lost")
+        for acked in self._acks.values():
+            if not acked.done():
+                acked.set_exception(lost)
+        if not self._connected.done():
+            closed = aiomqtt.MqttError("the connection closed before the broker answered")
+            self._connected.set_exception(closed)
+            self._connected.exception()  # retrieved: a connect in progress still raises it
+        super()._on_disconnect(client, userdata, *args, **kwargs)
 
     def _on_publish(
         self, client: paho.Client, userdata: Any, mid: int, reason_code: ReasonCode, properties: Properties

@@ -29,6 +29,7 @@ from tagd.daemon.mqtt.client import (
     AckingClient,
     make_client,
     publish_properties,
+    will_properties,
 )
 from tagd.daemon.mqtt.router import Router, Topics
 from tagd.daemon.retry import Backoff
@@ -36,14 +37,14 @@ from tagd.daemon.store.outbox import OutboxError, Reporter, StoredEvent
 from tagd.protocols import nw7
 from tagd.protocols.commands import Reply
 from tagd.protocols.display import DisplayMessage
-from tagd.protocols.events import Envelope, EventData, ReaderStatus, Role, Status
+from tagd.protocols.events import Envelope, EventData, ReaderState, ReaderStatus, Role, Status
 
 log = structlog.get_logger(__name__)
 
 RECENT_MAX = 10_000
 """At most this many acknowledged events are kept for the replay window."""
-REPLY_WAIT_S = 30.0
-"""How long a reply waits for a connection before it is given up (and logged)."""
+MAX_PENDING_REPLIES = 10_000
+"""Replies waiting for the broker at most; beyond, the oldest is given up (and logged as mqtt.reply_lost)."""
 OFFLINE_WAIT_S = 2.0
 """How long a clean shutdown waits to publish `offline` before disconnecting anyway."""
 STATUS_DEPTH_SECONDS = 1.0
@@ -78,6 +79,10 @@ class MqttLink:
         self._broke_at = 0.0
         self._event_properties = publish_properties(settings, CLOUDEVENTS_JSON)
         self._json_properties = publish_properties(settings, "application/json")
+        self._replies: dict[str, bytes] = {}
+        """Replies by request_id, oldest first, until the broker has acknowledged them."""
+        self._reply_added = asyncio.Event()
+        self._will_properties = will_properties(settings, "application/json")
         reporter.outbox.watch(self._status_changed.set)
 
     @property
@@ -112,13 +117,18 @@ class MqttLink:
             self._status_changed.set()
 
     def status(self, state: str = "online") -> Status:
+        """The status payload; `offline` (the will, and a clean stop) lists the same devices, each unknown."""
         outbox = self.reporter.outbox
+        readers = self._readers
+        if state == "offline":
+            unknown = ReaderState.UNKNOWN
+            readers = {name: ReaderStatus(url=r.url, state=unknown) for name, r in readers.items()}
         return Status.model_validate(
             {
                 "state": state,
                 "role": self.role,
                 "library": self.reporter.library,
-                "readers": self._readers,
+                "readers": readers,
                 "outbox_depth": outbox.depth,
                 "outbox_full": outbox.full,
                 "display": self.display_url,
@@ -141,20 +151,26 @@ class MqttLink:
                 await asyncio.sleep(delay)
         finally:
             await self.router.close()
+            if self._replies:
+                log.error("mqtt.replies_not_sent", station=self.station, replies=list(self._replies)[:20])
 
     async def reply(self, request_id: str, reply: Reply) -> None:
-        """Publish a reply (QoS 1, not retained), waiting for a connection for up to REPLY_WAIT_S."""
+        """Queue a reply (QoS 1, not retained) and return at once: a command's slot is not held while it is
+        delivered. It is published in this session or, if the connection breaks before the broker has it,
+        in the next one: a reply is not lost once its command ran (only if MAX_PENDING_REPLIES wait)."""
         body = reply.model_copy(update={"request_id": request_id}).to_json()
-        try:
-            async with asyncio.timeout(REPLY_WAIT_S):
-                while (client := self._client) is None:
-                    await self._connected.wait()
-                await client.publish_acked(self.topics.reply(request_id), body, self._json_properties)
-        except (TimeoutError, aiomqtt.MqttError) as exc:
-            error = str(exc) or "no connection"
-        else:
-            return
-        log.error("mqtt.reply_lost", station=self.station, request_id=request_id, error=error)
+        self._replies.pop(request_id, None)
+        self._replies[request_id] = body
+        while len(self._replies) > MAX_PENDING_REPLIES:
+            lost = next(iter(self._replies))
+            del self._replies[lost]
+            log.error("mqtt.reply_lost", station=self.station, request_id=lost, error="too many replies wait")
+        self._reply_added.set()
+
+    @property
+    def pending_replies(self) -> int:
+        """Replies not yet acknowledged by the broker."""
+        return len(self._replies)
 
     async def report(self, data: EventData) -> None:
         """Emit an event the link itself raises (a rejected command); if it cannot be stored, log it."""
@@ -167,7 +183,8 @@ class MqttLink:
         log.error("event.not_stored", station=self.station, event_type=data.TYPE, error=error, data=data)
 
     async def _session(self, backoff: Backoff) -> None:
-        will = aiomqtt.Will(self.topics.status, self.status("offline").to_json(), qos=1, retain=True)
+        offline = self.status("offline").to_json()
+        will = aiomqtt.Will(self.topics.status, offline, qos=1, retain=True, properties=self._will_properties)
         client_id = f"{self.settings.client_prefix}-{self.station}"
         client = make_client(self.settings, client_id=client_id, will=will)
         client.pending_calls_threshold = 2 * self.settings.inflight + 10
@@ -186,6 +203,7 @@ class MqttLink:
                 crew.spawn(self._publish_status(client))
                 crew.spawn(self._publish_display(client))
                 crew.spawn(self._drain(client, crew))
+                crew.spawn(self._publish_replies(client, crew))
                 await crew.first_failure()
             except asyncio.CancelledError:
                 await crew.close()
@@ -253,6 +271,38 @@ class MqttLink:
                 await window.acquire()
                 crew.spawn(self._send(client, event, window, stored=True))
             cursor = batch[-1].seq
+
+    async def _publish_replies(self, client: AckingClient, crew: "_Crew") -> None:
+        """Every waiting reply, oldest first, up to `inflight` at a time; one not acknowledged when the
+        session ends stays waiting for the next."""
+        window = asyncio.Semaphore(self.settings.inflight)
+        sent: dict[str, bytes] = {}
+        while True:
+            self._reply_added.clear()
+            for request_id, body in list(self._replies.items()):
+                if sent.get(request_id) is body:
+                    continue
+                await window.acquire()
+                sent[request_id] = body
+                crew.spawn(self._send_reply(client, request_id, body, window, sent))
+            await self._reply_added.wait()
+
+    async def _send_reply(
+        self,
+        client: AckingClient,
+        request_id: str,
+        body: bytes,
+        window: asyncio.Semaphore,
+        sent: dict[str, bytes],
+    ) -> None:
+        try:
+            await client.publish_acked(self.topics.reply(request_id), body, self._json_properties)
+        finally:
+            window.release()
+        if self._replies.get(request_id) is body:
+            del self._replies[request_id]
+        if sent.get(request_id) is body:
+            del sent[request_id]
 
     def _replay_window(self) -> list[StoredEvent]:
         """Events the broker acknowledged shortly before the connection broke, which a crash may have lost."""

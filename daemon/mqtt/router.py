@@ -11,7 +11,6 @@ control and the holds feed are handled one at a time in arrival order, because o
 """
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
@@ -21,6 +20,8 @@ import structlog
 from tagd.daemon.store.outbox import OutboxFull
 from tagd.protocols import nw7
 from tagd.protocols.commands import (
+    COMMANDS,
+    SIM_COMMANDS,
     Command,
     HoldsFeed,
     PayloadError,
@@ -28,9 +29,11 @@ from tagd.protocols.commands import (
     ReplyCode,
     Request,
     SimCommand,
+    checked_item_id,
     decode_object,
     parse_holds,
     parse_payload,
+    request_id_at_head,
     request_id_of,
 )
 from tagd.protocols.events import CommandRejected, EventData, HoldsRejected
@@ -40,7 +43,6 @@ log = structlog.get_logger(__name__)
 C = TypeVar("C", bound=Command)
 S = TypeVar("S", bound=SimCommand)
 HoldsHandler = Callable[[str, HoldsFeed | None], Awaitable[None]]
-_ITEM_ID = re.compile(r"[0-9]{9}")
 _TEXT_MAX = 500
 
 
@@ -132,6 +134,11 @@ class Router:
         self._holds = handler
 
     @property
+    def running(self) -> int:
+        """Commands being handled now (each holds one of `max_commands` slots until its reply is queued)."""
+        return len(self._running)
+
+    @property
     def wants_holds(self) -> bool:
         return self._holds is not None
 
@@ -210,7 +217,8 @@ class Router:
     async def _feed(self, topic: str, item_id: str, payload: bytes) -> None:
         assert self._holds is not None
         try:
-            await self._holds(_holds_item(item_id), parse_holds(payload))
+            checked = checked_item_id(item_id, self._scheme, " in the topic")
+            await self._holds(checked, parse_holds(payload, scheme=self._scheme))
         except Exception as exc:
             if not isinstance(exc, PayloadError):
                 log.exception("mqtt.handler_failed", topic=topic)
@@ -224,7 +232,8 @@ class Router:
     async def _fail(self, topic: str, request_id: str | None, code: ReplyCode, error: str) -> None:
         log.warning("mqtt.command_rejected", topic=topic, request_id=request_id, code=code, error=error)
         if request_id is not None:
-            await self._sink.reply(request_id, Reply(ok=False, code=code, error=_text(error)))
+            reply = _reply_model(topic)(ok=False, code=code, error=_text(error))
+            await self._sink.reply(request_id, reply)
         else:
             await self._sink.report(CommandRejected(topic=topic[:_TEXT_MAX], error=_text(error)))
 
@@ -234,17 +243,22 @@ class Router:
         task.add_done_callback(self._running.discard)
 
 
-def _holds_item(item_id: str) -> str:
-    if not _ITEM_ID.fullmatch(item_id):
-        raise PayloadError(f"{item_id!r} in the topic is not a 9-digit item id")
-    return item_id
+def _reply_model(topic: str) -> type[Reply]:
+    """The reply model of the command or sim/ action the topic names, known here or not, so that an error
+    reply has the same shape as a success (a SecurityReply's `results` is always there)."""
+    kind, _, name = topic.rpartition("/")
+    known: dict[str, type[Command]] | dict[str, type[SimCommand]] = (
+        SIM_COMMANDS if kind.endswith("/sim") else COMMANDS
+    )
+    found = known.get(name)
+    return Reply if found is None else found.REPLY
 
 
 def _request_id(payload: bytes) -> str | None:
     try:
         return request_id_of(decode_object(payload))
     except PayloadError:
-        return None
+        return request_id_at_head(payload)
 
 
 def _text(error: object) -> str:

@@ -96,7 +96,14 @@ class Station:
         self.started = asyncio.Event()
         """Set once every device has had its first opening attempt (successful or not)."""
         self._display_watchers: list[Callable[[Station, DisplayState], None]] = []
-        self._devices: dict[str, ReaderStatus] = {}
+        configured = {READER: settings.reader, SCANNER: settings.scanner, CARD_READER: settings.card_reader}
+        self._devices: dict[str, ReaderStatus] = {
+            device: ReaderStatus(url=url, state=ReaderState.CONNECTING)
+            for device, url in configured.items()
+            if url is not None
+        }
+        """Every configured device from the start, so the status (and the will) always lists them all."""
+        self.link.set_readers(self._devices)
         self._reader: Reader | None = None
         self._reader_ready = asyncio.Event()
         self._reader_lock = asyncio.Lock()
@@ -273,14 +280,17 @@ class Station:
                 self._attempted(device)
                 await asyncio.sleep(delay)
                 continue
-            backoff.reset()
             try:
                 error = await use(opened)
             finally:
                 with contextlib.suppress(DriverError, OSError):
                     await opened.close()
+            answered = self._devices[device].state is ReaderState.CONNECTED
+            if answered:
+                backoff.reset()
             delay = backoff.next()
-            await self._lost(device, url, error, delay)
+            if answered or not reported:  # one loss is one reader.lost, not one per unanswered try
+                await self._lost(device, url, error, delay)
             reported = True
             await asyncio.sleep(delay)
 
@@ -289,7 +299,13 @@ class Station:
         self._attempted(device)
 
     async def _use_reader(self, reader: Reader) -> str:
-        """The reader serves `use_reader` until found gone; returns why."""
+        """The reader serves `use_reader` until found gone; returns why. "Connected" means it answered: a
+        reader that accepts the connection but answers nothing (hung) is not reported connected."""
+        try:
+            await reader.inventory()
+        except DriverError as exc:
+            self._attempted(READER)
+            return f"it does not answer: {exc}"
         gone: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._reader, self._reader_gone = reader, gone
         self._reader_ready.set()

@@ -18,7 +18,7 @@ from tagd.daemon.holds.handover import HoldTrap, IdentifiedBy, IdentifiedItem, N
 from tagd.daemon.logs import get_logger
 from tagd.daemon.stations.base import READER, SCANNER, Station, StationContext
 from tagd.daemon.stations.pad import Pad, PadChanges, detected, removed
-from tagd.daemon.stations.securing import Failure, Outcome, set_security
+from tagd.daemon.stations.securing import Failure, Outcome, security_failed, set_security
 from tagd.daemon.stations.tag_read import TagRead
 from tagd.daemon.store.outbox import OutboxFull, Reporter
 from tagd.drivers.base import ReaderLost
@@ -110,13 +110,17 @@ class CheckinStation(Station):
             if outcome.ok:
                 await self.emit(_secured(tag, outcome))
             else:
-                log.warning(
-                    "checkin.not_secured",
-                    station=self.name,
-                    uid=format_uid(tag.uid),
-                    item_id=tag.item_id,
-                    failure=outcome.failure,
-                    detail=outcome.detail,
+                failure = outcome.failure or Failure.TAG_ERROR
+                await self.emit(
+                    security_failed(
+                        self.name,
+                        READER,
+                        item_id=tag.item_id,
+                        uid=tag.uid,
+                        secured=True,
+                        failure=failure,
+                        detail=outcome.detail,
+                    )
                 )
             if tag.item_id in self._handled:
                 continue  # another part of an item already handled
@@ -151,9 +155,10 @@ class CheckinStation(Station):
             if item_id in self._handled:
                 self.display(DisplayState.of(DisplayCode.ALREADY_CHECKED_IN, item_id=item_id))
                 return
-            log.warning(
-                "checkin.not_secured", station=self.name, item_id=item_id, failure="tag not on the pad"
+            not_there = security_failed(
+                self.name, READER, item_id=item_id, uid=None, secured=True, failure=Failure.NOT_ON_PAD
             )
+            await self.emit(not_there)
             item = self._identified(item_id, None, IdentifiedBy.BARCODE, secured=False)
             await self._hand(item, {"not_on_pad": True})
 

@@ -14,14 +14,15 @@ import time
 from tagd.daemon.logs import get_logger
 from tagd.daemon.stations.base import CARD_READER, READER, Station, StationContext
 from tagd.daemon.stations.pad import Pad, PadChanges, detected, removed
-from tagd.daemon.stations.securing import Failure, Outcome, set_security
+from tagd.daemon.stations.securing import Failure, Outcome, security_failed, set_security
 from tagd.daemon.stations.tag_read import TagRead
 from tagd.daemon.store.outbox import OutboxFull
 from tagd.drivers.base import CardRead, ReaderLost
 from tagd.protocols.commands import ReplyCode, SecurityCommand, SecurityReply, SecurityResult
 from tagd.protocols.display import DisplayCode, DisplayState
 from tagd.protocols.events import PatronCard, SecurityChanged, SetIncomplete
-from tagd.protocols.iso15693 import format_uid
+from tagd.protocols.iso15693 import format_uid, parse_uid
+from tagd.protocols.payload_types import SECURITY_FAILURE_TEXTS
 
 __all__ = ["CheckoutStation"]
 
@@ -132,13 +133,29 @@ class CheckoutStation(Station):
             if outcome.ok:
                 await self.emit(_changed(tag, outcome, command.request_id))
             else:
-                log.warning(
-                    "checkout.security_failed",
-                    station=self.name,
-                    uid=format_uid(tag.uid),
+                failed_event = security_failed(
+                    self.name,
+                    READER,
                     item_id=tag.item_id,
-                    failure=outcome.failure,
+                    uid=tag.uid,
+                    secured=command.secured,
+                    failure=outcome.failure or Failure.TAG_ERROR,
                     detail=outcome.detail,
+                    request_id=command.request_id,
+                )
+                await self.emit(failed_event)
+        for ref, found in wanted:
+            if not found:
+                await self.emit(
+                    security_failed(
+                        self.name,
+                        READER,
+                        item_id=ref if len(ref) == 9 else None,
+                        uid=parse_uid(ref) if len(ref) != 9 else None,
+                        secured=command.secured,
+                        failure=Failure.NOT_ON_PAD,
+                        request_id=command.request_id,
+                    )
                 )
         results = [_result(ref, found, outcomes, secured=command.secured) for ref, found in wanted]
         failed = sum(not result.ok for result in results)
@@ -188,11 +205,13 @@ def _changed(tag: TagRead, outcome: Outcome, request_id: str) -> SecurityChanged
 def _result(ref: str, tags: list[TagRead], outcomes: dict[int, Outcome], *, secured: bool) -> SecurityResult:
     """One item's line in the reply: ok when every tag (every part) of it took the security."""
     if not tags:
-        return SecurityResult(item=ref, ok=False, error=f"{Failure.NOT_ON_PAD}: {ref} is not on the pad")
+        text = SECURITY_FAILURE_TEXTS[Failure.NOT_ON_PAD]
+        return SecurityResult(item=ref, ok=False, code=Failure.NOT_ON_PAD, error=text)
     failed = [outcomes[tag.uid] for tag in tags if not outcomes[tag.uid].ok]
     first = tags[0]
     if failed:
         worst = failed[0]
+        code = worst.failure or Failure.TAG_ERROR
         which = (
             "" if len(tags) == 1 else f" (tag {format_uid(worst.uid)}, {len(failed)} of {len(tags)} parts)"
         )
@@ -201,7 +220,8 @@ def _result(ref: str, tags: list[TagRead], outcomes: dict[int, Outcome], *, secu
             ok=False,
             uid=format_uid(worst.uid),
             item_id=first.item_id,
-            error=f"{worst.failure}: {worst.detail}{which}"[:500],
+            code=code,
+            error=f"{SECURITY_FAILURE_TEXTS[code]}: {worst.detail}{which}"[:500],
         )
     return SecurityResult(
         item=ref,

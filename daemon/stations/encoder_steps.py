@@ -251,11 +251,17 @@ class TagWriter:
     async def _on_reader(
         self, operation: Callable[[Reader], Awaitable[T]], deadline: float | None = None
     ) -> T:
-        """One reader operation; waiting for an absent reader ends at `deadline` with ReaderLost."""
+        """One reader operation; waiting for an absent reader ends at `deadline` with ReaderLost. A deadline
+        that falls while the reader is answering (a modelled air time, a slow reader) is not a lost reader:
+        TagLost, as for an exchange no tag answered in time."""
+        got_reader = False
         try:
             async with asyncio.timeout_at(deadline), self.pad.use_reader() as reader:
+                got_reader = True
                 return await operation(reader)
         except TimeoutError:
+            if got_reader:
+                raise TagLost(None, "no tag answered before the deadline") from None
             raise ReaderLost("the reader did not come back in time") from None
 
     # -- (4) which product, (5) what it holds -------------------------------------------------------

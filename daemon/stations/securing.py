@@ -14,29 +14,24 @@ still has its factory password, so giving ours first would silence every tag not
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import cast
 
 from tagd.daemon.config.sections import Security
+from tagd.daemon.logs import get_logger
 from tagd.drivers.base import PasswordRefused, Reader, TagError, TagLost
-from tagd.protocols.iso15693 import ErrorCode, PasswordId
+from tagd.protocols.events import SecurityFailed, SecurityFailure
+from tagd.protocols.iso15693 import ErrorCode, PasswordId, format_uid
+from tagd.protocols.payload_types import SECURITY_FAILURE_TEXTS
+
+log = get_logger(__name__)
 
 FACTORY_PASSWORD = 0x00000000
 """The EAS/AFI password of a new NXP ICODE tag (SLIX data sheet; NXP community answers)."""
 
 
-class Failure(StrEnum):
-    """Why an item's security could not be set; the first word of its error in a cmd/security reply."""
-
-    NOT_ON_PAD = "not_on_pad"
-    TAG_LOST = "tag_lost"
-    TAG_ERROR = "tag_error"
-    VERIFY_FAILED = "verify_failed"
-    READER_LOST = "reader_lost"
-    PASSWORD_NEEDED = "password_needed"  # noqa: S105 - a failure's name, not a password
-    """The tag's EAS/AFI are password protected and no [security] eas_afi_password is configured."""
-    WRONG_PASSWORD = "wrong_password"  # noqa: S105 - a failure's name, not a password
-    """The tag went silent at the configured EAS/AFI password: it is not this tag's."""
+Failure = SecurityFailure
+"""Why an item's security could not be set: a per-item result's `code` and security.failed's (the contract's
+enum, in tagd.protocols)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +46,40 @@ class Outcome:
     eas: bool = False
     failure: Failure | None = None
     detail: str | None = None
+
+
+def security_failed(
+    station: str,
+    reader: str,
+    *,
+    item_id: str | None,
+    uid: int | None,
+    secured: bool,
+    failure: Failure,
+    detail: str | None = None,
+    request_id: str | None = None,
+) -> SecurityFailed:
+    """The one report of an item whose security could not be set or cleared (checkout and check-in emit
+    it): logged here, and the event for the station to emit. Its text is the failure's, with the detail."""
+    text = SECURITY_FAILURE_TEXTS[failure] + (f": {detail}" if detail else "")
+    log.warning(
+        "security.failed",
+        station=station,
+        item_id=item_id,
+        uid=None if uid is None else format_uid(uid),
+        secured=secured,
+        code=failure,
+        detail=detail,
+    )
+    return SecurityFailed(
+        reader=reader,
+        item_id=item_id,
+        uid=None if uid is None else format_uid(uid),
+        secured=secured,
+        code=failure,
+        text=text[:500],
+        request_id=request_id,
+    )
 
 
 def addressed_eas_alarm(reader: Reader) -> Callable[[int], Awaitable[bool]] | None:
@@ -120,10 +149,7 @@ async def set_security(
             detail = f"{exc}; set [security] eas_afi_password"
             return Outcome(uid, secured, ok=False, failure=Failure.PASSWORD_NEEDED, detail=detail)
         except PasswordRefused:
-            detail = (
-                "the tag went silent at the configured EAS/AFI password: it is not this tag's"
-                " (the tag answers again once it has left the pad)"
-            )
+            detail = "it answers again once it has left the pad"
             return Outcome(uid, secured, ok=False, failure=Failure.WRONG_PASSWORD, detail=detail)
         except TagError as exc:
             return Outcome(uid, secured, ok=False, failure=Failure.TAG_ERROR, detail=str(exc))

@@ -8,6 +8,12 @@ and is faster (docs/reliability.md has the figures).
 
 The outbox is bounded (events and payload bytes). When full, or when the disk is, `append` raises
 `OutboxFull`: an event is never dropped without its caller knowing, and `full` is shown in the status.
+
+The write-ahead log is bounded too, so that on a small disk (an SD card, a full /var) the log itself
+cannot fill it: it is checkpointed every WAL_AUTOCHECKPOINT_PAGES pages and cut back to WAL_SIZE_LIMIT
+bytes, and truncated (`wal_checkpoint(TRUNCATE)`) at open, at close and before a write is declared out of
+space, which is then tried once more. While the disk is full, a small probe write (after a truncating
+checkpoint) finds out when there is room again.
 """
 
 import asyncio
@@ -44,6 +50,10 @@ CREATE TABLE IF NOT EXISTS disk_probe (id INTEGER PRIMARY KEY, data BLOB NOT NUL
 # AUTOINCREMENT: a seq is never reused, even after every row is deleted, so a publisher's cursor is safe.
 DISK_PROBE_SECONDS = 1.0
 """While the disk is full, how often a small write tries whether there is room again."""
+WAL_AUTOCHECKPOINT_PAGES = 32
+"""A checkpoint every 32 pages of log (128 KiB with 4 KiB pages), not SQLite's 1,000 (4 MiB)."""
+WAL_SIZE_LIMIT = 256 * 1024
+"""The log file is cut back to this after a checkpoint (journal_size_limit)."""
 
 
 class OutboxSettings(BaseModel):
@@ -193,7 +203,7 @@ class Outbox:
         while self._writer is not None and not self._writer.done():
             await asyncio.shield(self._writer)
         if self._db is not None:
-            await self._run(self._db.close)
+            await self._run(self._close)
         self._executor.shutdown(wait=True)
 
     def _reserve(self, size: int) -> None:
@@ -293,7 +303,9 @@ class Outbox:
             db = sqlite3.connect(path, isolation_level=None)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute(f"PRAGMA synchronous = {self.settings.synchronous.upper()}")
-            db.execute("PRAGMA journal_size_limit = 4194304")
+            db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+            db.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+            _truncate_wal(db)  # a log left by a crash, or by a stop on a full disk
             db.executescript(_SCHEMA)
             count = "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
             depth, size = db.execute(count).fetchone()
@@ -305,38 +317,57 @@ class Outbox:
     def _write_probe(self) -> None:
         db = self._db
         assert db is not None
+        _truncate_wal(db)
         try:
-            db.execute("INSERT OR REPLACE INTO disk_probe (id, data) VALUES (1, zeroblob(16384))")
+            db.execute("INSERT OR REPLACE INTO disk_probe (id, data) VALUES (1, zeroblob(8192))")
         except sqlite3.Error as exc:
             raise _storage_error(exc) from exc
 
-    def _commit(self, rows: list[_Row], deletes: list[int]) -> tuple[list[int], int, int]:
+    def _close(self) -> None:
         db = self._db
         assert db is not None
+        _truncate_wal(db)
+        db.close()
+
+    def _commit(self, rows: list[_Row], deletes: list[int]) -> tuple[list[int], int, int]:
+        """One transaction; out of space, the log is checkpointed and truncated and it is tried once more."""
+        db = self._db
+        assert db is not None
+        try:
+            seqs, freed = self._transaction(db, rows, deletes)
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL or not _truncate_wal(db):
+                raise _storage_error(exc) from exc
+            try:
+                seqs, freed = self._transaction(db, rows, deletes)
+            except sqlite3.Error as again:
+                raise _storage_error(again) from again
+        depth = self._depth + len(rows) - len(freed)
+        return seqs, depth, self._bytes + sum(len(row[3]) for row in rows) - sum(freed)
+
+    def _transaction(
+        self, db: sqlite3.Connection, rows: list[_Row], deletes: list[int]
+    ) -> tuple[list[int], list[int]]:
         # Acks alone are not worth an fsync: a delete lost to a power cut only sends its event again, and
         # the next fsynced commit makes it durable too (WAL frames are synced in order).
         relaxed = not rows and self.settings.synchronous == "full"
+        if relaxed:
+            db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("BEGIN IMMEDIATE")
         try:
+            delete = "DELETE FROM outbox WHERE seq = ? RETURNING LENGTH(payload)"
+            freed = [found[0] for seq in deletes for found in db.execute(delete, (seq,))]
+            insert = "INSERT INTO outbox (station, event_id, kind, payload) VALUES (?, ?, ?, ?)"
+            seqs = [db.execute(insert, row).lastrowid or 0 for row in rows]
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
             if relaxed:
-                db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                delete = "DELETE FROM outbox WHERE seq = ? RETURNING LENGTH(payload)"
-                freed = [found[0] for seq in deletes for found in db.execute(delete, (seq,))]
-                insert = "INSERT INTO outbox (station, event_id, kind, payload) VALUES (?, ?, ?, ?)"
-                seqs = [db.execute(insert, row).lastrowid or 0 for row in rows]
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-            finally:
-                if relaxed:
-                    db.execute("PRAGMA synchronous = FULL")
-        except sqlite3.Error as exc:
-            raise _storage_error(exc) from exc
-        depth = self._depth + len(rows) - len(freed)
-        return seqs, depth, self._bytes + sum(len(row[3]) for row in rows) - sum(freed)
+                db.execute("PRAGMA synchronous = FULL")
+        return seqs, freed
 
     def _select(self, station: str | None, after: int, limit: int) -> list[StoredEvent]:
         db = self._db
@@ -347,6 +378,17 @@ class Outbox:
             (*args, limit),
         ).fetchall()
         return [StoredEvent(*row) for row in rows]
+
+
+def _truncate_wal(db: sqlite3.Connection) -> bool:
+    """Checkpoint the whole log into the database and cut the log file to nothing; False when it could not
+    (no room for the database to grow, or a reader in the way): the log is then left as it was."""
+    try:
+        busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.Error as exc:
+        log.warning("outbox.checkpoint_failed", error=str(exc))
+        return False
+    return not busy
 
 
 def _storage_error(exc: sqlite3.Error) -> OutboxError:

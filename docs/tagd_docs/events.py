@@ -15,12 +15,14 @@ from tagd.protocols import events
 from tagd.protocols.commands import COMMANDS, SIM_COMMANDS, HoldsFeed, Reply, ReplyCode
 from tagd.protocols.display import TEMPLATES, DisplayCode, DisplayMessage, DisplayState
 from tagd.protocols.events import EVENT_TYPES, REJECT_REASON_TEXTS, Envelope, EventData, ReaderStatus, Status
+from tagd.protocols.payload_types import SECURITY_FAILURE_TEXTS
 from tagd_docs.examples import (
     COMMAND_EXAMPLES,
     EVENT_EXAMPLES,
     HOLDS_EXAMPLE,
     REPLY_EXAMPLES,
     SIM_EXAMPLES,
+    SIM_REPLY_EXAMPLES,
 )
 
 EXAMPLE_ID = "0192f3a4-5b6c-7d8e-9f01-23456789abcd"
@@ -159,11 +161,35 @@ def _doc(model: type[BaseModel]) -> str:
     return " ".join((model.__doc__ or "").split())
 
 
+_DEVICES = (
+    "A station's devices have fixed names, used in `reader`/`scanner` fields and in the status's `readers`:"
+    " `reader` (the RFID reader: the pad, or the gate's antennas), `scanner` (the barcode scanner) and"
+    " `card_reader` (the patron card reader)."
+)
+
+
+def _roles_table() -> list[str]:
+    roles = list(events.Role)
+    out = ["### Which role reports which event", "", _DEVICES, ""]
+    out += ["| type | " + " | ".join(roles) + " |", "|---|" + "---|" * len(roles)]
+    for kind, model in EVENT_TYPES.items():
+        cells = ["yes" if role in model.ROLES else "" for role in roles]
+        out.append(f"| `{kind}` | " + " | ".join(cells) + " |")
+    return out
+
+
+_SECURITY_CODES = (
+    "`security.failed.code` and the `code` of each failed item in a cmd/security reply are one of (the"
+    " `text`/`error` beside it says the same for people, with what the tag or reader answered):"
+)
+
+
 def _events() -> list[str]:
     out = ["## Events", "", "| type | when |", "|---|---|"]
     out += [
         f"| [`{kind}`](#{kind.replace('.', '')}) | {_doc(model)} |" for kind, model in EVENT_TYPES.items()
     ]
+    out += ["", *_roles_table()]
     for kind, model in EVENT_TYPES.items():
         topic = f"Topic `tagd/{{station}}/events/{kind}`, type `{events.TYPE_PREFIX}{kind}`."
         example = _json(example_envelope(EVENT_EXAMPLES[kind]))
@@ -179,6 +205,9 @@ def _events() -> list[str]:
             "",
             example,
         ]
+    out += ["", "### Security failure codes", "", _SECURITY_CODES, ""]
+    out += ["| code | meaning |", "|---|---|"]
+    out += [f"| `{code}` | {text} |" for code, text in SECURITY_FAILURE_TEXTS.items()]
     out += ["", "### Reject reasons", "", "`item.encode_rejected.reason` is one of:", ""]
     out += ["| reason | meaning |", "|---|---|"]
     out += [f"| `{reason}` | {text} |" for reason, text in REJECT_REASON_TEXTS.items()]
@@ -187,11 +216,15 @@ def _events() -> list[str]:
 
 _STRICT = (
     "Commands are validated strictly: JSON types as documented, no unknown fields, item ids with a correct"
-    " check digit (the installation's NW-7 scheme). Every command gets a reply."
+    " check digit (the installation's NW-7 scheme). Every command gets a reply, published again after a"
+    " reconnection if the broker had not acknowledged it (de-duplicate on `request_id`). tagd connects with"
+    " a clean start: a command published while the station is offline (its retained status says so) is not"
+    " kept by the broker and never runs late; without a reply, send it again once the status is `online`."
 )
 _UNANSWERABLE = (
     "A payload that cannot be answered (no usable `request_id`) is reported as a `command.rejected` event"
-    " instead. Error texts name the field and the problem, e.g.:"
+    " instead. One that cannot be parsed at all (over 64 KiB, nested too deeply) is still answered when"
+    " `request_id` is its first key. Error texts name the field and the problem, e.g.:"
 )
 
 
@@ -248,11 +281,19 @@ def _rest() -> list[str]:
             "",
             _json(SIM_EXAMPLES[name]),
         ]
+        if model.REPLY is not Reply:
+            out += ["", f"Reply ({model.REPLY.__name__}): {_doc(model.REPLY)}", ""]
+            out += [fields_table(model.REPLY, unset="left out")]
+            out += ["", *[_json(reply, exclude_none=True) for reply in SIM_REPLY_EXAMPLES.get(name, [])]]
     out += ["", "## Holds feed", "", _doc(HoldsFeed), "", fields_table(HoldsFeed)]
     out += ["", _json(HOLDS_EXAMPLE, exclude_none=True)]
     out += ["", "An invalid message is reported as `holds.rejected` and the item's previous holds stay."]
     online = Status(state="online", role=events.Role.ENCODER, library="central", readers=_READERS)
-    offline = online.model_copy(update={"state": "offline"})
+    unknown = {
+        name: reader.model_copy(update={"state": events.ReaderState.UNKNOWN})
+        for name, reader in _READERS.items()
+    }
+    offline = online.model_copy(update={"state": "offline", "readers": unknown})
     out += ["", "## Status", "", _doc(Status), "", fields_table(Status, unset="null")]
     out += ["", _json(online), "", _json(offline)]
     out += ["", "## Display", "", _doc(DisplayMessage), "", fields_table(DisplayMessage, unset="null")]
@@ -267,7 +308,7 @@ def _rest() -> list[str]:
 
 
 _READERS = {
-    "pad": ReaderStatus(url="sim:pad", state=events.ReaderState.CONNECTED),
+    "reader": ReaderStatus(url="sim:pad", state=events.ReaderState.CONNECTED),
     "scanner": ReaderStatus(url="scanner:sim:desk", state=events.ReaderState.CONNECTED),
 }
 

@@ -18,6 +18,7 @@ from tagd.protocols.commands import (
     SecurityResult,
     SimCard,
     SimPlace,
+    SimPlaceReply,
     SimRemove,
     SimScan,
 )
@@ -44,7 +45,7 @@ EVENT_EXAMPLES: dict[str, ev.EventData] = {
     example.TYPE: example
     for example in (
         ev.ItemDetected(
-            reader="pad",
+            reader="reader",
             uid=UID,
             content=ev.TagContent.ITEM,
             item_id=ITEM,
@@ -53,7 +54,7 @@ EVENT_EXAMPLES: dict[str, ev.EventData] = {
             isil="JP-1234567",
             secured=True,
         ),
-        ev.ItemRemoved(reader="pad", uid=UID, item_id=ITEM),
+        ev.ItemRemoved(reader="reader", uid=UID, item_id=ITEM),
         ev.ItemEncoded(
             item_id=ITEM,
             uid=UID,
@@ -74,12 +75,20 @@ EVENT_EXAMPLES: dict[str, ev.EventData] = {
             required=L1000M,
             found=L301,
         ),
-        ev.BarcodeScanned(scanner="desk", raw="A123456782B", item_id=ITEM),
+        ev.BarcodeScanned(scanner="scanner", raw="A123456782B", item_id=ITEM),
         ev.SecurityChanged(
-            reader="pad", uid=UID, item_id=ITEM, secured=False, afi=0xC2, eas=False, request_id="co-17"
+            reader="reader", uid=UID, item_id=ITEM, secured=False, afi=0xC2, eas=False, request_id="co-17"
         ),
-        ev.GateAlarm(reader="gate", uid=UID, item_id=ITEM, detected_by=ev.DetectedBy.AFI),
-        ev.SetIncomplete(reader="pad", item_id=ITEM, parts=3, present=[1, 3], missing=[2]),
+        ev.SecurityFailed(
+            reader="reader",
+            item_id=ITEM,
+            uid=None,
+            secured=True,
+            code=ev.SecurityFailure.NOT_ON_PAD,
+            text="the tag is not on the pad",
+        ),
+        ev.GateAlarm(reader="reader", uid=UID, item_id=ITEM, detected_by=ev.DetectedBy.AFI),
+        ev.SetIncomplete(reader="reader", item_id=ITEM, parts=3, present=[1, 3], missing=[2]),
         ev.HoldArrived(
             item_id=ITEM,
             uid=UID,
@@ -112,10 +121,10 @@ EVENT_EXAMPLES: dict[str, ev.EventData] = {
             waiting_for=[1],
             waiting_items=["100000017"],
         ),
-        ev.PatronCard(reader="card", card_id="2100012345678"),
-        ev.ReaderConnected(reader="pad", url="feig:tcp://10.0.0.21:10001"),
+        ev.PatronCard(reader="card_reader", card_id="2100012345678"),
+        ev.ReaderConnected(reader="reader", url="feig:tcp://10.0.0.21:10001"),
         ev.ReaderLostEvent(
-            reader="pad", url="feig:tcp://10.0.0.21:10001", error="connection reset", retry_in_s=2.0
+            reader="reader", url="feig:tcp://10.0.0.21:10001", error="connection reset", retry_in_s=2.0
         ),
         ev.CommandRejected(
             topic="tagd/enc1/cmd/encode", error="payload is not JSON: Expecting value at line 1 column 1"
@@ -161,12 +170,17 @@ REPLY_EXAMPLES: dict[str, list[Reply]] = {
             error="1 of 2 items failed",
             results=[
                 SecurityResult(item=ITEM, ok=True, uid=UID, item_id=ITEM, secured=False, afi=0xC2),
-                SecurityResult(item="E0040150A1B2C3D5", ok=False, error="the tag is not on the pad"),
+                SecurityResult(
+                    item="E0040150A1B2C3D5",
+                    ok=False,
+                    code=ev.SecurityFailure.NOT_ON_PAD,
+                    error="the tag is not on the pad",
+                ),
             ],
         )
     ],
     "invalid": [
-        Reply(
+        SecurityReply(
             request_id="co-18",
             ok=False,
             code=ReplyCode.INVALID,
@@ -180,6 +194,10 @@ SIM_EXAMPLES: dict[str, Request] = {
     "remove": SimRemove(uid=UID),
     "scan": SimScan(raw="A123456782B", request_id="scan-1"),
     "card": SimCard(id="2100012345678"),
+}
+
+SIM_REPLY_EXAMPLES: dict[str, list[Reply]] = {
+    "place": [SimPlaceReply(request_id="sim-1", ok=True, uid=UID, profile="U-TAG-L301")],
 }
 
 HOLDS_EXAMPLE = HoldsFeed(

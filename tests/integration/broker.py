@@ -20,6 +20,8 @@ from pathlib import Path
 
 import aiomqtt
 
+from . import contract
+
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 READY_TIMEOUT_S = 5.0
 
@@ -76,7 +78,10 @@ class Broker:
         )
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [MOSQUITTO, "-c", str(conf)], stdout=log, stderr=log, preexec_fn=_die_with_parent  # noqa: PLW1509
+                [MOSQUITTO, "-c", str(conf)],
+                stdout=log,
+                stderr=log,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509
             )
         try:
             wait_listening(self.port, self.process)
@@ -163,6 +168,7 @@ class Subscriber:
             async for message in client.messages:
                 payload = message.payload if isinstance(message.payload, bytes) else b""
                 content_type = getattr(message.properties, "ContentType", None)
+                contract.note(message.topic.value, payload)
                 async with self._arrived:
                     self.messages.append(Received(message.topic.value, payload, message.retain, content_type))
                     self._arrived.notify_all()
@@ -176,7 +182,9 @@ class Subscriber:
 
 
 class Relay:
-    """A loopback TCP relay to a broker port. While `held`, new connections wait before reaching it."""
+    """A loopback TCP relay to a broker port. While `held`, new connections wait before reaching it.
+    `freeze_uplink` stalls what the current connections send to the broker (a half-open link: nothing is
+    refused, nothing arrives) and `reset` aborts them; new connections flow as usual."""
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
@@ -185,6 +193,7 @@ class Relay:
         self._open.set()
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
+        self._connections: list[tuple[asyncio.Event, asyncio.StreamWriter, asyncio.StreamWriter]] = []
 
     async def start(self) -> "Relay":
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -196,6 +205,16 @@ class Relay:
 
     def release(self) -> None:
         self._open.set()
+
+    def freeze_uplink(self) -> None:
+        for flowing, _, _ in self._connections:
+            flowing.clear()
+
+    def reset(self) -> None:
+        for _, client, upstream in self._connections:
+            for end in (client, upstream):
+                end.transport.abort()
+        self._connections.clear()
 
     async def close(self) -> None:
         if self._server is not None:
@@ -214,18 +233,31 @@ class Relay:
         except OSError:
             writer.close()
             return
-        pipes = [asyncio.create_task(_pump(reader, up_writer)), asyncio.create_task(_pump(up_reader, writer))]
+        flowing = asyncio.Event()
+        flowing.set()
+        connection = (flowing, writer, up_writer)
+        self._connections.append(connection)
+        pipes = [
+            asyncio.create_task(_pump(reader, up_writer, flowing)),
+            asyncio.create_task(_pump(up_reader, writer)),
+        ]
         self._pipes.update(pipes)
         await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
         for pipe in pipes:
             pipe.cancel()
             self._pipes.discard(pipe)
+        if connection in self._connections:
+            self._connections.remove(connection)
         for end in (writer, up_writer):
             end.close()
 
 
-async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+async def _pump(
+    source: asyncio.StreamReader, sink: asyncio.StreamWriter, flowing: asyncio.Event | None = None
+) -> None:
     with contextlib.suppress(OSError):
         while data := await source.read(65536):
+            if flowing is not None:
+                await flowing.wait()
             sink.write(data)
             await sink.drain()

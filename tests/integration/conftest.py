@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from . import contract
 from .broker import Broker, Brokers
 
 
@@ -21,3 +22,14 @@ def broker(brokers: Brokers) -> Iterator[Broker]:
     broker = brokers.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _every_message_meets_the_contract() -> Iterator[None]:
+    """Every message a test's subscriber (stations.Circulation, broker.Subscriber) receives from tagd is
+    checked against docs/asyncapi.yaml and docs/schemas/; one that does not meet them, or whose topic no
+    channel describes, fails the test."""
+    contract.seen.clear()
+    yield
+    bad = contract.violations()
+    assert not bad, f"{len(bad)} message(s) off the contract: {bad[:5]}"

@@ -10,7 +10,7 @@ from pathlib import Path
 from tagd.daemon.config.sections import Mqtt
 from tagd.daemon.mqtt.link import MqttLink
 from tagd.daemon.store.outbox import Outbox, OutboxSettings, Reporter
-from tagd.protocols.events import Role
+from tagd.protocols.events import ReaderState, ReaderStatus, Role
 
 
 async def main(port: int, path: Path, station: str) -> None:
@@ -20,6 +20,7 @@ async def main(port: int, path: Path, station: str) -> None:
         Reporter(outbox, station=station, library="central"),
         role=Role.GATE,
     )
+    link.set_readers({"reader": ReaderStatus(url="feig:tcp://10.0.0.21:10001", state=ReaderState.CONNECTED)})
     running = asyncio.create_task(link.run())
     await link.wait_connected()
     print("connected", flush=True)

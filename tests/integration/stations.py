@@ -30,6 +30,8 @@ from tagd.daemon.stations.base import Station
 from tagd.protocols.display import DisplayState, english
 from tagd.protocols.events import Envelope, parse_envelope
 
+from . import contract
+
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 WAIT_S = 5.0
@@ -149,6 +151,7 @@ class Circulation:
     async def _read(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             payload = message.payload if isinstance(message.payload, bytes) else b""
+            contract.note(message.topic.value, payload)
             _, station, kind, *rest = message.topic.value.split("/")
             async with self._changed:
                 if kind == "events":

@@ -175,6 +175,10 @@ async def test_a_scan_without_its_tag_is_handed_over_unsecured_and_a_failing_tra
         )
         failed = "hold check failed (the holds ledger is broken): ask a librarian"
         await desk.wait_for(f"{barcode_only}: {failed}; NOT secured: its tag is not on the pad")
+        unsecured = await checkin.desk.wait_for("security.failed", station=checkin.name)
+        assert (unsecured.data.item_id, unsecured.data.uid) == (barcode_only, None)
+        assert (unsecured.data.code, unsecured.data.secured) == ("not_on_pad", True)
+        assert unsecured.data.request_id is None
 
         item_id, uid = await lent(checkout, "30000005")
         await checkin.place(uid=uid)  # the station goes on after the trap's failure

@@ -20,6 +20,8 @@ from tagd.daemon.demo.runner import DemoOptions, DemoStepError, run_demo
 from tagd.daemon.monitor.render import EventPrinter
 from tagd.protocols import events as ev
 
+from . import contract
+
 DAY_TIMEOUT_S = 60.0
 PAPERBACK, HARDCOVER, KAMISHIBAI, CLOTH_BOOK = "100000017", "100000025", "100000041", "100000058"
 
@@ -28,7 +30,18 @@ def of(events: list[ev.Envelope], station: str, kind: type[ev.EventData]) -> lis
     return [e.data for e in events if e.station == station and isinstance(e.data, kind)]
 
 
-async def test_the_scripted_day_gives_every_event_it_tells_of() -> None:
+async def test_the_scripted_day_gives_every_event_it_tells_of(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Also: every message the demo's desk receives (every event, status and reply of the day) is checked
+    against docs/schemas/ by the contract fixture."""
+    seen: list[str] = []
+    receive = DemoClient.receive
+
+    def checked(desk: DemoClient, message: Any) -> None:
+        seen.append(message.topic)
+        contract.note(message.topic, message.payload)
+        receive(desk, message)
+
+    monkeypatch.setattr(DemoClient, "receive", checked)
     out = io.StringIO()
     async with asyncio.timeout(DAY_TIMEOUT_S):
         printer = EventPrinter(Console(file=out, width=200))
@@ -56,6 +69,8 @@ async def test_the_scripted_day_gives_every_event_it_tells_of() -> None:
     (arrived,) = of(events, "demo-checkin", ev.HoldArrived)
     assert (arrived.item_id, arrived.hold_id, arrived.pickup_library) == (HARDCOVER, "H-DEMO-1", "demo")
     assert len({envelope.id for envelope in events}) == len(events), "no event shown twice"
+    assert any("/reply/" in topic for topic in seen)
+    assert any(topic.endswith("/status") for topic in seen)
 
     feed = out.getvalue()
     for line in ("09:02  A new paperback", "11:15  A visitor", "⇢ demo-checkout cmd/security", "gate.alarm"):

@@ -445,3 +445,31 @@ async def test_sim_control_refuses_what_it_cannot_do(desk: Desk) -> None:
     assert "no-such-chip" in rejected.data.error
     assert (await desk.desk.sim(desk.name, "remove", uid=uid))["ok"]
     assert default_world().where(parse_uid(uid)) is None
+
+
+async def test_with_a_reader_that_takes_air_time_no_tag_is_no_tag_not_a_lost_reader(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """`sim:…?realtime=1`: the deadline falls while an inventory is on the air. That is the end of the wait
+    for a tag (no_tag), not a reader that went away (reader_lost): the reader answered throughout."""
+    table = sim_station("encoder")
+    table["reader"] += "?realtime=1"
+    name = table["name"]
+    config = station_config(
+        tmp_path,
+        broker.port,
+        [table],
+        catalog={"load": str(CONFIG_DIR / "demo-delivery.csv")},
+        encoder={"tag_return_seconds": 0.5, "poll_seconds": 0.001, "retry_delay_seconds": 0.01},
+    )
+    async with Circulation(broker.port) as desk, running(config):
+        await desk.wait_for("reader.connected", lambda e: e.data.reader == "reader", station=name)
+        for _ in range(3):
+            request = await desk.cmd(name, "encode", item_id=CAT, kind="book", binding="softcover")
+            reply = await desk.wait_reply(request, 5.0)
+            assert (reply["ok"], reply["reason"]) == (False, "no_tag"), reply
+            rejected = await desk.wait_for(
+                "item.encode_rejected", lambda e, r=request: e.data.request_id == r, station=name
+            )
+            assert rejected.data.reason == "no_tag"
+        assert desk.of("reader.lost", name) == []

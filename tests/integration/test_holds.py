@@ -374,6 +374,26 @@ async def test_the_same_item_read_again_reports_one_arrival_even_across_a_restar
     assert [e.id for e in branch_.hold_events()] == [arrived.id]
 
 
+async def test_item_ids_with_a_wrong_check_digit_are_refused_in_the_topic_and_in_members(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """docs/holds.md promises it: such a hold would be stored and never fire."""
+    book = item(52)
+    wrong = book[:8] + str((int(book[8]) + 1) % 10)
+    async with branch(tmp_path, broker) as branch_:
+        await branch_.holds(wrong, hold("H-52"))
+        in_topic = await branch_.circulation.wait_for("holds.rejected")
+        assert in_topic.data.topic == f"tagd/holds/{wrong}"
+        assert "check digit" in in_topic.data.error
+        member = hold("H-53", type="group", group_id="G-1", members=[book, wrong])
+        await branch_.holds(book, member)
+        in_members = await branch_.circulation.wait_for(
+            "holds.rejected", lambda e: e.data.topic == f"tagd/holds/{book}"
+        )
+        assert "holds[0].members[1]" in in_members.data.error
+        assert "check digit" in in_members.data.error
+
+
 async def test_a_malformed_feed_entry_is_reported_and_the_previous_holds_stay(
     tmp_path: Path, broker: Broker
 ) -> None:

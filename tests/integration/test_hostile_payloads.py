@@ -21,6 +21,7 @@ from tagd.protocols.commands import (
     decode_object,
     parse_holds,
     parse_payload,
+    request_id_at_head,
     request_id_of,
 )
 
@@ -106,7 +107,7 @@ def request_id(payload: bytes) -> str | None:
     try:
         return request_id_of(decode_object(payload))
     except PayloadError:
-        return None
+        return request_id_at_head(payload)
 
 
 async def test_a_burst_of_hostile_payloads_is_answered_and_the_station_still_works(

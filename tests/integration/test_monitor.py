@@ -49,6 +49,7 @@ EXPECTED: dict[str, tuple[Kind, list[str]]] = {
     ),
     "barcode.scanned": (Kind.INFO, ["A123456782B", "123456782"]),
     "security.changed": (Kind.SUCCESS, ["123456782", "released for loan", "AFI 0xC2", "EAS off"]),
+    "security.failed": (Kind.ALARM, ["NOT secured", "123456782", "not_on_pad", "the tag is not on the pad"]),
     "gate.alarm": (Kind.ALARM, ["ALARM", "123456782", "still secured"]),
     "set.incomplete": (Kind.WARNING, ["123456782", "2 of 3 parts", "missing part 2"]),
     "hold.arrived": (
@@ -58,8 +59,8 @@ EXPECTED: dict[str, tuple[Kind, list[str]]] = {
     "hold.transit": (Kind.WARNING, ["H-2025-000124", "send item 123456782", "north"]),
     "hold.deferred": (Kind.WARNING, ["H-2025-000125", "volume 2 waits for volume 1"]),
     "patron.card": (Kind.INFO, ["2100012345678"]),
-    "reader.connected": (Kind.INFO, ["pad connected", "feig:tcp://10.0.0.21:10001"]),
-    "reader.lost": (Kind.WARNING, ["pad lost", "connection reset", "2.0 s"]),
+    "reader.connected": (Kind.INFO, ["reader connected", "feig:tcp://10.0.0.21:10001"]),
+    "reader.lost": (Kind.WARNING, ["reader lost", "connection reset", "2.0 s"]),
     "command.rejected": (Kind.ALARM, ["tagd/enc1/cmd/encode", "not JSON"]),
     "holds.rejected": (Kind.ALARM, ["tagd/holds/123456782", "notify"]),
 }

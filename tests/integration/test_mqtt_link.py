@@ -200,9 +200,11 @@ async def test_the_will_says_offline_when_the_process_dies(broker: Broker, tmp_p
     async with late.connect():
         await late.wait_for(lambda m: len(m) == 1)
         assert late.messages[0].retain
+        assert late.messages[0].content_type == "application/json"  # as every status publish
+        reader = {"url": "feig:tcp://10.0.0.21:10001", "state": "unknown"}  # the same devices as online
         assert statuses(late.messages) == [
-            {"state": "offline", "role": "gate", "library": "central", "readers": {}, "outbox_depth": 0,
-             "outbox_full": False, "display": None}
+            {"state": "offline", "role": "gate", "library": "central", "readers": {"reader": reader},
+             "outbox_depth": 0, "outbox_full": False, "display": None}
         ]  # fmt: skip
 
 
@@ -263,7 +265,8 @@ async def test_commands_bad_input_gets_specific_answers_and_the_link_goes_on(
         results = [{"item": ITEM, "ok": True, "secured": True}, {"item": UID, "ok": True, "secured": True}]
         assert replies(m, "r1") == [{"request_id": "r1", "ok": True, "results": results}]
         bad_item = "items[2]: 'E00X12' is neither a 9-digit item id nor a 16-hex UID"
-        assert replies(m, "r2") == [{"request_id": "r2", "ok": False, "code": "invalid", "error": bad_item}]
+        invalid = {"request_id": "r2", "ok": False, "code": "invalid", "error": bad_item, "results": []}
+        assert replies(m, "r2") == [invalid]
         failed = {"ok": False, "code": "internal_error", "error": f"RuntimeError: no tag for {ITEM}"}
         assert replies(m, "r3") == [{"request_id": "r3", **failed}]
         assert replies(m, "r4")[0]["code"] == "unknown_command"

@@ -13,6 +13,7 @@ per process, and the driver tests' pcscd may already own this one.
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -172,6 +173,50 @@ async def test_a_feig_reader_away_for_a_while_is_retried_with_capped_backoff(
         assert len(desk.of("reader.lost", name, seen)) == 1, "one loss is one reader.lost, not one per try"
         tag = item_tag(world, "pad")
         await desk.wait_for("item.detected", lambda e: e.data.uid == uid_of(tag), WAIT_S, after=seen)
+
+
+@contextlib.contextmanager
+def feig_process() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """`tagd sim feig` in a process of its own (so it can be SIGSTOPped: it then still accepts TCP
+    connections, in the kernel's backlog, but answers nothing, as a hung reader); its port."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tagd.daemon", "sim", "feig", "--listen", "tcp://127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().decode()
+        yield process, int(line.rsplit(":", 1)[-1])
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGCONT)
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_a_hung_feig_reader_is_lost_once_and_not_connected_until_it_answers(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """A SIGSTOPped reader: "connected" means it answered, so no reader.connected and no status flipping to
+    connected while it is frozen (it used to flap: 4 lost/connected pairs in 15 s); back once it answers."""
+    with feig_process() as (emulator, port):
+        url = f"feig:tcp://127.0.0.1:{port}?timeout=1"
+        table = station("checkout", url)
+        name = table["name"]
+        config = station_config(tmp_path, broker.port, [table], devices=DEVICES, checkout=PAD)
+        async with Circulation(broker.port) as desk, running(config):
+            await desk.wait_for("reader.connected", within=WAIT_S, station=name)
+            seen = desk.mark()
+            emulator.send_signal(signal.SIGSTOP)
+            await desk.wait_for("reader.lost", within=WAIT_S, station=name, after=seen)
+            await asyncio.sleep(OUTAGE_S)  # the hang itself: several reconnections find it still frozen
+            assert desk.of("reader.connected", name, seen) == []
+            assert len(desk.of("reader.lost", name, seen)) == 1
+            assert desk.statuses[name]["readers"]["reader"]["state"] == "lost"
+            emulator.send_signal(signal.SIGCONT)
+            await desk.wait_for("reader.connected", within=WAIT_S, station=name, after=seen)
+            await desk.wait_status(name, lambda s: s["readers"]["reader"]["state"] == "connected", WAIT_S)
 
 
 # -- FEIG and a barcode scanner over real ptys -------------------------------------------------------------

@@ -119,11 +119,12 @@ def test_a_bad_config_exits_78_with_one_line_per_problem(tmp_path: Path) -> None
     assert any("mqtt.urll" in line for line in lines)
 
 
-def test_a_missing_config_and_a_bad_mqtt_url_exit_78(tmp_path: Path) -> None:
+def test_a_missing_config_exits_66_and_a_bad_mqtt_url_78_naming_where_it_came_from(tmp_path: Path) -> None:
     missing = subprocess.run(
         tagd("run", "--config", str(tmp_path / "none.toml")), capture_output=True, timeout=30, check=False
     )
-    assert (missing.returncode, len(missing.stderr.splitlines())) == (78, 1)
+    assert (missing.returncode, len(missing.stderr.splitlines())) == (66, 1)
+    assert b"none.toml: no such file" in missing.stderr
     url = subprocess.run(
         tagd("run", "--config", str(DEMO), "--mqtt-url", "http://x"),
         capture_output=True,
@@ -131,7 +132,37 @@ def test_a_missing_config_and_a_bad_mqtt_url_exit_78(tmp_path: Path) -> None:
         check=False,
     )
     assert url.returncode == 78
-    assert b"mqtt.url" in url.stderr
+    assert url.stderr.decode().startswith("tagd: --mqtt-url: mqtt.url: "), url.stderr
+    assert str(DEMO).encode() not in url.stderr
+
+
+def test_a_bad_environment_value_is_reported_as_from_the_environment(tmp_path: Path) -> None:
+    env = {**os.environ, "TAGD_MQTT__KEEPALIVE": "abc"}
+    result = subprocess.run(
+        tagd("run", "--config", str(DEMO)), capture_output=True, timeout=30, check=False, env=env
+    )
+    assert result.returncode == 78
+    lines = result.stderr.decode().splitlines()
+    where = "environment variable TAGD_MQTT__KEEPALIVE"
+    assert lines == [f"tagd: {where}: mqtt.keepalive: expected a whole number, got 'abc'"]
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("state_dir = 1" + "0" * 5000 + "\n", "not usable TOML: Exceeds the limit"),
+        ("x = " + "[" * 50_000 + "]" * 50_000 + "\n", "nested too deeply"),
+    ],
+)
+def test_a_hostile_config_file_exits_78_with_one_line(tmp_path: Path, text: str, says: str) -> None:
+    hostile = tmp_path / "hostile.toml"
+    hostile.write_text(text, encoding="utf-8")
+    command = tagd("run", "--config", str(hostile))
+    result = subprocess.run(command, capture_output=True, timeout=60, check=False)
+    assert result.returncode == 78
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines[:5]
+    assert says in lines[0]
 
 
 def test_a_damaged_holds_ledger_exits_73_naming_it(tmp_path: Path) -> None:
@@ -143,9 +174,44 @@ def test_a_damaged_holds_ledger_exits_73_naming_it(tmp_path: Path) -> None:
         capture_output=True,
         timeout=30,
         check=False,
-        env={**os.environ, "TAGD_STATE_DIR": str(state)},
+        env={**os.environ, "TAGD_STATE_DIR": str(state), "TAGD_STATE_WAIT_SECONDS": "0"},
     )
     assert result.returncode == 73, result.stderr.decode()[-2000:]
     (line,) = result.stderr.decode().splitlines()[-1:]
     assert line.startswith("tagd: holds ledger "), line
     assert "holds.sqlite3" in line, line
+
+
+async def test_a_state_database_that_cannot_be_opened_is_tried_again_until_it_can(
+    tmp_path: Path, broker: Broker, notify_socket: socket.socket
+) -> None:
+    """Not an exit 73 and a systemd restart every 2 s: tagd tries again (state_wait_seconds), and starts as
+    soon as the database can be opened (here: the damaged ledger is taken away)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    ledger = state / "holds.sqlite3"
+    ledger.write_bytes(b"this is not an SQLite database " * 200)
+    env = {**os.environ, "TAGD_STATE_DIR": str(state), "TAGD_STATE_WAIT_SECONDS": "60"}
+    env.update(NOTIFY_SOCKET=notify_socket.getsockname())
+    process = await asyncio.create_subprocess_exec(
+        *tagd("run", "--config", str(DEMO), "--mqtt-url", f"mqtt://127.0.0.1:{broker.port}"),
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert process.stderr is not None
+        async with asyncio.timeout(START_S):
+            while b"trying again in" not in (line := await process.stderr.readline()):
+                assert line, "tagd ended without trying again"
+        assert process.returncode is None
+        drain = asyncio.create_task(process.stderr.read())  # the log, so that the pipe never fills
+        ledger.unlink()
+        await datagrams(notify_socket, b"READY=1")
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(STOP_S):
+            assert await process.wait() == 0
+        await drain
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

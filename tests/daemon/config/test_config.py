@@ -17,6 +17,7 @@ from tagd.daemon.config.errors import key_path
 from tagd.daemon.config.model import (
     Config,
     ConfigError,
+    ConfigFileMissing,
     Role,
     load_config,
     load_config_data,
@@ -233,8 +234,11 @@ def test_secrets_are_never_echoed_in_errors():
 
 
 def test_file_errors_name_the_file(tmp_path):
-    with pytest.raises(ConfigError, match=r"missing\.toml: cannot read"):
+    with pytest.raises(ConfigFileMissing, match=r"missing\.toml: no such file"):
         load_config(tmp_path / "missing.toml")
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"\.toml: cannot read: Is a directory"):
+        load_config(tmp_path / "dir.toml")
     broken = tmp_path / "broken.toml"
     broken.write_text("[mqtt\nurl = 1\n")
     with pytest.raises(ConfigError, match=r"broken\.toml: not valid TOML: .*line 1"):
@@ -243,6 +247,26 @@ def test_file_errors_name_the_file(tmp_path):
     latin.write_bytes(b"state_dir = '\xe9'\n")
     with pytest.raises(ConfigError, match=r"latin\.toml: not UTF-8 text"):
         load_config(latin)
+
+
+def test_each_problem_names_where_its_value_came_from(monkeypatch):
+    monkeypatch.setenv("TAGD_MQTT__KEEPALIVE", "abc")
+    document = example()
+    document["log"]["level"] = "loud"
+    with pytest.raises(ConfigError) as caught:
+        load_config_data(
+            document,
+            source="tagd.toml",
+            base=CONFIG_DIR,
+            overrides={"mqtt": {"url": "http://x"}},
+            overrides_from="--mqtt-url",
+        )
+    lines = caught.value.lines
+    from_env = "environment variable TAGD_MQTT__KEEPALIVE: mqtt.keepalive: "
+    assert any(line.startswith(from_env) for line in lines)
+    assert any(line.startswith("--mqtt-url: mqtt.url: ") for line in lines)
+    assert any(line.startswith("tagd.toml: log.level: ") for line in lines)
+    assert len(lines) == 3
 
 
 def test_an_environment_typo_is_an_error_too(monkeypatch):

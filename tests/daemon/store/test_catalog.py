@@ -231,12 +231,18 @@ def test_the_command_line_exit_codes(tmp_path, capsys):
     assert err.strip().endswith("10 problem(s); nothing imported")
     assert run_cli("catalog", "import", str(DEMO_LIST), "--db", db, "--update") == 0
     assert run_cli("catalog", "import", str(tmp_path / "none.csv"), "--db", db) == 66
-    assert run_cli("catalog", "import", str(DEMO_LIST), "--config", str(tmp_path / "none.toml")) == 78
+    assert run_cli("catalog", "import", str(DEMO_LIST), "--config", str(tmp_path / "none.toml")) == 66
     assert run_cli("catalog", "import", str(DEMO_LIST), "--db", str(tmp_path)) == 73
     capsys.readouterr()
     assert run_cli("catalog", "lookup", "100000058", "--db", db) == 0
     assert '"binding": "cloth"' in capsys.readouterr().out
-    assert run_cli("catalog", "lookup", "100000059", "--db", db) == 1
+    capsys.readouterr()
+    assert run_cli("catalog", "lookup", "100000059", "--db", db) == 65  # a wrong check digit, not "absent"
+    err = capsys.readouterr().err
+    assert "check digit" in err
+    assert "not in the catalog" not in err
+    assert run_cli("catalog", "lookup", "999999998", "--db", db) == 1
+    assert "999999998 is not in the catalog" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         run_cli("catalog", "import", str(DEMO_LIST), "--db", db, "--encoding", "klingon")
 
