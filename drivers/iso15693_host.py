@@ -180,6 +180,15 @@ class Iso15693Host:
     async def reset_eas(self, uid: int) -> None:
         await self._command(uid, iso.reset_eas(uid), Command.RESET_EAS)
 
+    async def stay_quiet(self, uid: int) -> None:
+        """Mutes the tag for inventories and unaddressed commands until it leaves the field (or is reset
+        to ready); addressed commands still reach it. No tag ever answers, so silence is no error."""
+        await self._exchange(iso.stay_quiet(uid))
+
+    async def reset_to_ready(self, uid: int) -> None:
+        """Undoes Stay Quiet (and Select): the tag answers inventories again. TagLost when it is gone."""
+        await self._command(uid, iso.reset_to_ready(uid), Command.RESET_TO_READY)
+
     async def eas_alarm(self, uid: int | None = None) -> bool:
         """Does any tag in the field (or the one named) have EAS set? Any signal but silence counts."""
         (reply,) = await self._exchange(iso.eas_alarm(uid))

@@ -178,6 +178,12 @@ def _alarm(data: ev.GateAlarm) -> Rendered:
     return Kind.ALARM, f"ALARM: {what} is still secured (found by {data.detected_by.value.upper()})"
 
 
+@_renders(ev.GateIdentified)
+def _identified(data: ev.GateIdentified) -> Rendered:
+    title = f" 「{data.title}」" if data.title else ""
+    return Kind.ALARM, f"ALARM {data.alarm_id}: {_item(data.item_id, data.uid)}{title} identified"
+
+
 @_renders(ev.SetIncomplete)
 def _incomplete(data: ev.SetIncomplete) -> Rendered:
     missing = ", ".join(map(str, data.missing))

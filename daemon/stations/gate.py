@@ -1,15 +1,30 @@
-"""The exit gate: alarms on secured items passing, once per item per `gate.alarm_repeat_seconds`.
+"""The exit gate: alarms on secured items passing, once per tag per `gate.alarm_repeat_seconds`.
 
-Each poll (`gate.poll_seconds`) is one inventory filtered on the secured AFI, so on-loan items and an empty
-gate cost a single round with nobody answering; then, when `security.eas` is on and no secured AFI answered,
-one EAS alarm request. Only a tag not alarmed about recently is read (one read of its basic block, for the
-item id); when the EAS alarm sounds for a tag the AFI missed, the field is searched for it so the alarm
-still names the item when it can. Alarms found in one poll are stored together (one outbox commit), so a
-crowd passing costs no more than one person.
+The alarm comes first, the item after it:
+1. Each round is one inventory filtered on the secured AFI (and, when `security.eas` is on and no secured
+   AFI answered, one EAS alarm request). A tag's answer is the alarm: `gate.alarm` with its UID is stored
+   at once (alarms of one round in one outbox commit, on its own task, so the next round does not wait for
+   the disk).
+2. The tag is then told to Stay Quiet (when the reader can send it), so a tag already alarmed about no
+   longer answers the next rounds while it is in the field: a crowd of books costs each one answer.
+3. Between rounds, one alarmed tag at a time is read (its basic block, for the item id), oldest first, and
+   `gate.identified` follows with the alarm's id, the item and its title. A round never waits for more than
+   one such read, the air time of the exchange itself; a tag alarmed more than IDENTIFY_SECONDS ago is not
+   read any more (it has most likely gone, and a read of a gone tag only spends air).
+4. The gate pauses `gate.poll_seconds` only after a round with nothing to do; when a tag's repeat time is
+   over, such an idle round sends it Reset to Ready: a tag still lying in the gate then answers again and
+   alarms again, as it did before Stay Quiet, and a gone one is forgotten.
+
+When the EAS alarm sounds for a tag the AFI missed, the field is searched for it so the alarm still names the
+tag when it can. Parts of one item alarm by their own UIDs; once identified, a part's item quiets its other
+parts for the item's repeat time.
 """
 
 import asyncio
 import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Protocol, TypeVar, runtime_checkable
 
 from tagd.daemon.logs import get_logger
 from tagd.daemon.stations.base import READER, Station, StationContext
@@ -17,7 +32,7 @@ from tagd.daemon.stations.securing import addressed_eas_alarm
 from tagd.daemon.stations.tag_read import read_item_id
 from tagd.daemon.store.outbox import OutboxFull
 from tagd.drivers.base import Reader, ReaderLost, TagLost
-from tagd.protocols.events import DetectedBy, GateAlarm
+from tagd.protocols.events import DetectedBy, Envelope, GateAlarm, GateIdentified
 from tagd.protocols.iso15693 import format_uid
 
 __all__ = ["GateStation"]
@@ -28,6 +43,28 @@ EAS_ONLY = "eas"
 """The quiet-list key of an EAS alarm no tag in the field could be found for."""
 PRUNE_AT = 256
 """Quiet-list entries kept before the expired ones are dropped."""
+T = TypeVar("T")
+IDENTIFY_SECONDS = 1.0
+"""An alarmed tag not read by then is left unidentified: a patron's book is in the read zone about 0.5 s."""
+
+
+@runtime_checkable
+class Quieting(Protocol):
+    """A reader that can mute one tag for inventories and wake it again (ISO 15693 Stay Quiet, Reset to
+    Ready): the host-protocol readers can; the Reader interface does not promise it."""
+
+    async def stay_quiet(self, uid: int) -> None: ...
+    async def reset_to_ready(self, uid: int) -> None: ...
+
+
+@dataclass
+class Unread:
+    """An alarm raised on a UID whose item is still to be read."""
+
+    stored: "asyncio.Task[list[Envelope | None]]"
+    """The alarms' commit; its result holds this alarm's envelope (None if it was not stored)."""
+    index: int
+    seen: float
 
 
 class GateStation(Station):
@@ -35,45 +72,66 @@ class GateStation(Station):
         super().__init__(context)
         self._quiet: dict[int | str, float] = {}
         """UIDs, item ids and EAS_ONLY alarmed about recently: until when they stay quiet."""
+        self._muted: dict[int, float] = {}
+        """UIDs told to Stay Quiet: when their repeat time ends (then an idle round wakes them)."""
+        self._unread: dict[int, Unread] = {}
+        """Alarmed tags to identify, oldest first."""
+        self._items: dict[int, str] = {}
+        """Item ids read at this gate, by UID, while the UID is on the quiet list: a repeat alarm names it."""
+        self._storing: set[asyncio.Task[object]] = set()
+        self._unreported = ""
+        """Why the last alarms were not stored, for the display ("" when they were)."""
 
     async def run(self) -> None:
         poll = self.config.gate.poll_seconds
-        while True:
-            try:
-                async with self.use_reader() as reader:
-                    alarms = await self.look(reader, time.monotonic())
-            except ReaderLost:
-                continue  # reported by use_reader; the next use waits for the reader to come back
-            if alarms:
-                await self._raise(alarms)
-            await asyncio.sleep(poll)
+        try:
+            while True:
+                try:
+                    async with self.use_reader() as reader:
+                        busy = await self.round(reader, time.monotonic())
+                except ReaderLost:
+                    continue  # reported by use_reader; the next use waits for the reader to come back
+                await asyncio.sleep(0 if busy else poll)
+        finally:
+            if self._storing:  # alarms already raised are stored before the station stops
+                await asyncio.gather(*self._storing, return_exceptions=True)
+
+    async def round(self, reader: Reader, now: float) -> bool:
+        """One inventory round, its alarms raised, then at most one read: is there more to do at once?
+        Raises ReaderLost only."""
+        alarms = await self.look(reader, now)
+        quieting = reader if isinstance(reader, Quieting) else None
+        if alarms:
+            self._raise(alarms, now)
+            if quieting is not None:
+                for alarm in alarms:
+                    if alarm.uid is not None:
+                        await self._mute(quieting, int(alarm.uid, 16), now)
+        if await self._identify(reader, now):
+            return True
+        if alarms:
+            return True
+        return quieting is not None and await self._wake_one(quieting, now)
 
     async def look(self, reader: Reader, now: float) -> list[GateAlarm]:
-        """One poll: the alarms to raise now. Raises ReaderLost only."""
+        """The inventory (and EAS) part of a round: the alarms to raise now. Raises ReaderLost only."""
         found = await reader.inventory(self.config.security.afi_secured)
         alarms = []
         for tag in found:
-            alarm = await self._alarm(reader, tag.uid, DetectedBy.AFI, now)
+            alarm = self._alarm(tag.uid, DetectedBy.AFI, now)
             if alarm is not None:
                 alarms.append(alarm)
+            elif isinstance(reader, Quieting):
+                await self._mute(reader, tag.uid, now)  # back in the field within its repeat time
         if not found and self.config.security.eas and await reader.eas_alarm():
             alarms += await self._eas_search(reader, now)
         return alarms
 
-    async def _alarm(self, reader: Reader, uid: int, by: DetectedBy, now: float) -> GateAlarm | None:
+    def _alarm(self, uid: int, by: DetectedBy, now: float) -> GateAlarm | None:
         if self._quiet.get(uid, 0.0) > now:
             return None
-        try:
-            item_id = await read_item_id(reader, uid, self.profiles)
-        except TagLost:
-            item_id = None  # it went through: the alarm stands on its UID
-        until = now + self.config.gate.alarm_repeat_seconds
-        if item_id is not None:
-            if self._quiet.get(item_id, 0.0) > now:
-                self._quiet[uid] = self._quiet[item_id]  # another part of an item alarmed about
-                return None
-            self._quiet[item_id] = until
-        self._quiet[uid] = until
+        self._quiet[uid] = now + self.config.gate.alarm_repeat_seconds
+        item_id = self._items.get(uid)  # known from an earlier alarm: no read needed
         return GateAlarm(reader=READER, uid=format_uid(uid), item_id=item_id, detected_by=by)
 
     async def _eas_search(self, reader: Reader, now: float) -> list[GateAlarm]:
@@ -90,28 +148,116 @@ class GateStation(Station):
                 except TagLost:
                     continue
                 if sounding:
-                    alarms.append(await self._alarm(reader, tag.uid, DetectedBy.EAS, now))
+                    alarms.append(self._alarm(tag.uid, DetectedBy.EAS, now))
         if not alarms and self._quiet.get(EAS_ONLY, 0.0) <= now:
             self._quiet[EAS_ONLY] = now + self.config.gate.alarm_repeat_seconds
             return [GateAlarm(reader=READER, detected_by=DetectedBy.EAS)]
         return [alarm for alarm in alarms if alarm is not None]
 
-    async def _raise(self, alarms: list[GateAlarm]) -> None:
+    async def _mute(self, reader: Quieting, uid: int, now: float) -> None:
+        await reader.stay_quiet(uid)  # no tag answers Stay Quiet: nothing to wait for, nothing lost
+        self._muted[uid] = max(self._quiet.get(uid, now), now)
+
+    async def _identify(self, reader: Reader, now: float) -> bool:
+        """Reads the oldest alarmed tag still worth reading; whether it spent air on one."""
+        while self._unread:
+            uid = next(iter(self._unread))
+            unread = self._unread.pop(uid)
+            if now - unread.seen > IDENTIFY_SECONDS:
+                log.info(
+                    "gate.unidentified", station=self.name, uid=format_uid(uid), reason="not read in time"
+                )
+                continue
+            try:
+                item_id = await read_item_id(reader, uid, self.profiles)
+            except TagLost:
+                item_id = None  # it went through: the alarm stands on its UID
+            if item_id is None:
+                log.info("gate.unidentified", station=self.name, uid=format_uid(uid), reason="no item read")
+                return True
+            until = self._quiet.get(uid, now)
+            if self._quiet.get(item_id, 0.0) > now:  # another part of an item alarmed about
+                self._quiet[uid] = max(until, self._quiet[item_id])
+                if uid in self._muted:
+                    self._muted[uid] = self._quiet[uid]
+            else:
+                self._quiet[item_id] = until
+            self._items[uid] = item_id
+            self._spawn(self._follow(unread, uid, item_id))
+            return True
+        return False
+
+    async def _wake_one(self, reader: Quieting, now: float) -> bool:
+        """An idle round: one muted tag whose repeat time is over is woken (Reset to Ready); if it is still
+        in the field, the next round alarms again. Whether it spent air."""
+        due = next((uid for uid, until in self._muted.items() if until <= now), None)
+        if due is None:
+            return False
+        del self._muted[due]
+        try:
+            await reader.reset_to_ready(due)
+        except TagLost:
+            self._items.pop(due, None)  # gone through the gate long ago
+        return True
+
+    def _raise(self, alarms: list[GateAlarm], now: float) -> None:
         for alarm in alarms:
             log.info(
                 "gate.alarm", station=self.name, uid=alarm.uid, item_id=alarm.item_id, by=alarm.detected_by
             )
+        stored = self._spawn(self._store(alarms))
+        for index, alarm in enumerate(alarms):
+            if alarm.uid is not None and alarm.item_id is None:
+                self._unread[int(alarm.uid, 16)] = Unread(stored, index, now)
+
+    def _spawn(self, work: Coroutine[object, object, T]) -> "asyncio.Task[T]":
+        """Storing runs beside the rounds; the station waits for it only when it stops."""
+        task = asyncio.create_task(work)
+        self._storing.add(task)
+        task.add_done_callback(self._storing.discard)
+        return task
+
+    async def _store(self, alarms: list[GateAlarm]) -> list[Envelope | None]:
+        """The round's alarms in one outbox commit; the envelopes (None for one not stored)."""
         outcomes = await asyncio.gather(*(self.emit(alarm) for alarm in alarms), return_exceptions=True)
-        unreported = ""
+        unreported = self._unreported = ""
+        stored: list[Envelope | None] = []
         for alarm, outcome in zip(alarms, outcomes, strict=True):
             if isinstance(outcome, OutboxFull):
                 log.error("gate.alarm_not_stored", station=self.name, uid=alarm.uid, error=str(outcome))
-                unreported = f" (not reported: {outcome})"  # the gate still sounds; staff learn why
+                unreported = self._unreported = f" (not reported: {outcome})"  # the gate still sounds
             elif isinstance(outcome, BaseException):
-                raise outcome
+                log.error("gate.alarm_not_stored", station=self.name, uid=alarm.uid, error=repr(outcome))
+            stored.append(outcome if isinstance(outcome, Envelope) else None)
         last = alarms[-1]
         self.display(f"ALARM: {last.item_id or last.uid or 'EAS tag'}{unreported}")
-        if len(self._quiet) > PRUNE_AT:
-            now = time.monotonic()
-            for key in [key for key, until in self._quiet.items() if until <= now]:
-                del self._quiet[key]
+        self._prune()
+        return stored
+
+    async def _follow(self, unread: Unread, uid: int, item_id: str) -> None:
+        """gate.identified for an alarm, once the alarm itself is stored (so it is published after it)."""
+        alarm = (await unread.stored)[unread.index]
+        found = self.catalog.lookup(item_id)
+        self.display(f"ALARM: {item_id}{self._unreported if alarm is None else ''}")
+        if alarm is None:
+            return  # the alarm was not stored (logged): there is nothing to follow up
+        data = GateIdentified(
+            reader=READER,
+            alarm_id=alarm.id,
+            uid=format_uid(uid),
+            item_id=item_id,
+            title=found.title if found is not None else None,
+        )
+        log.info("gate.identified", station=self.name, uid=data.uid, item_id=item_id, alarm_id=alarm.id)
+        (outcome,) = await asyncio.gather(self.emit(data), return_exceptions=True)
+        if isinstance(outcome, BaseException):
+            log.error("gate.identified_not_stored", station=self.name, uid=data.uid, error=str(outcome))
+
+    def _prune(self) -> None:
+        if len(self._quiet) <= PRUNE_AT:
+            return
+        now = time.monotonic()
+        for key in [key for key, until in self._quiet.items() if until <= now]:
+            del self._quiet[key]
+            if isinstance(key, int) and key not in self._muted:
+                self._items.pop(key, None)

@@ -77,7 +77,14 @@ EVENT_EXAMPLES: dict[str, ev.EventData] = {
         ev.SecurityChanged(
             reader="pad", uid=UID, item_id=ITEM, secured=False, afi=0xC2, eas=False, request_id="co-17"
         ),
-        ev.GateAlarm(reader="gate", uid=UID, item_id=ITEM, detected_by=ev.DetectedBy.AFI),
+        ev.GateAlarm(reader="gate", uid=UID, detected_by=ev.DetectedBy.AFI),
+        ev.GateIdentified(
+            reader="gate",
+            alarm_id="0193a5f2-6c1e-7d3a-9b4f-2e8c1a0d5f67",
+            uid=UID,
+            item_id=ITEM,
+            title="はらぺこあおむし",
+        ),
         ev.SetIncomplete(reader="pad", item_id=ITEM, parts=3, present=[1, 3], missing=[2]),
         ev.HoldArrived(
             item_id=ITEM,
