@@ -100,9 +100,12 @@ class Iso15693Host:
 
     # -- the Reader interface ---------------------------------------------------------------------------
 
-    async def inventory(self, afi: int | None = None) -> list[InventoryResponse]:
-        """Every tag in the field (with a matching AFI), by the 16-slot search; sorted by UID."""
-        search = Anticollision(afi)
+    async def inventory(
+        self, afi: int | None = None, *, one_slot_first: bool = False
+    ) -> list[InventoryResponse]:
+        """Every tag in the field (with a matching AFI), by the 16-slot search; sorted by UID.
+        `one_slot_first` opens the search with a one-slot inventory (see Anticollision)."""
+        search = Anticollision(afi, one_slot_first=one_slot_first)
         dsfids: dict[int, int] = {}
         try:
             while (request := search.next_request()) is not None:

@@ -1,18 +1,22 @@
 """The exit gate: alarms on secured items passing, once per tag per `gate.alarm_repeat_seconds`.
 
 The alarm comes first, the item after it:
-1. Each round is one inventory filtered on the secured AFI (and, when `security.eas` is on and no secured
-   AFI answered, one EAS alarm request). A tag's answer is the alarm: `gate.alarm` with its UID is stored
-   at once (alarms of one round in one outbox commit, on its own task, so the next round does not wait for
-   the disk).
+1. Each round is one inventory filtered on the secured AFI, opened with one slot where the reader can
+   (tags mostly come one by one; two at once make it a 16-slot search), and, when `security.eas` is on
+   and no secured AFI answered, one EAS alarm request (at most once a `gate.poll_seconds`). A tag's answer
+   is the alarm: `gate.alarm` with its UID is stored at once (alarms of one round in one outbox commit,
+   on its own task, so the next round does not wait for the disk).
 2. The tag is then told to Stay Quiet (when the reader can send it), so a tag already alarmed about no
    longer answers the next rounds while it is in the field: a crowd of books costs each one answer.
-3. Between rounds, one alarmed tag at a time is read (its basic block, for the item id), oldest first, and
-   `gate.identified` follows with the alarm's id, the item and its title. A round never waits for more than
-   one such read, the air time of the exchange itself; a tag alarmed more than IDENTIFY_SECONDS ago is not
-   read any more (it has most likely gone, and a read of a gone tag only spends air).
-4. The gate pauses `gate.poll_seconds` only after a round with nothing to do; when a tag's repeat time is
-   over, such an idle round sends it Reset to Ready: a tag still lying in the gate then answers again and
+3. After a round that found no new tag, one alarmed tag is read (its basic block, for the item id),
+   newest first (the likeliest to be in the field still), and `gate.identified` follows with the alarm's
+   id, the item and its title. A round never waits for more than one such read, the air time of that
+   exchange; while tags keep arriving, rounds follow each other and reads wait. A tag alarmed more than
+   IDENTIFY_SECONDS ago is not read any more (it has most likely gone; reading it would only spend air),
+   and while more than CROWD alarms came in that time, none is read: the air goes to the alarms.
+4. The gate pauses `gate.poll_seconds` only after a round with nothing to do and no alarm within
+   IDENTIFY_SECONDS (while patrons pass, the next round follows at once); when a tag's repeat time is
+   over, an idle round sends it Reset to Ready: a tag still lying in the gate then answers again and
    alarms again, as it did before Stay Quiet, and a gone one is forgotten.
 
 When the EAS alarm sounds for a tag the AFI missed, the field is searched for it so the alarm still names the
@@ -22,6 +26,7 @@ parts for the item's repeat time.
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
@@ -33,7 +38,7 @@ from tagd.daemon.stations.tag_read import read_item_id
 from tagd.daemon.store.outbox import OutboxFull
 from tagd.drivers.base import Reader, ReaderLost, TagLost
 from tagd.protocols.events import DetectedBy, Envelope, GateAlarm, GateIdentified
-from tagd.protocols.iso15693 import format_uid
+from tagd.protocols.iso15693 import InventoryResponse, format_uid
 
 __all__ = ["GateStation"]
 
@@ -44,17 +49,25 @@ EAS_ONLY = "eas"
 PRUNE_AT = 256
 """Quiet-list entries kept before the expired ones are dropped."""
 T = TypeVar("T")
-IDENTIFY_SECONDS = 1.0
+IDENTIFY_SECONDS = 0.5
 """An alarmed tag not read by then is left unidentified: a patron's book is in the read zone about 0.5 s."""
+CROWD = 20
+"""Alarms within IDENTIFY_SECONDS beyond which reads stop until the crowd thins (40 tags/s). Each tag then
+costs at least ~26 ms of air with its read (docs/performance.md, gate): more tags than the air can read,
+and reading some would only make the gate miss others' alarms."""
 
 
 @runtime_checkable
 class Quieting(Protocol):
     """A reader that can mute one tag for inventories and wake it again (ISO 15693 Stay Quiet, Reset to
-    Ready): the host-protocol readers can; the Reader interface does not promise it."""
+    Ready), and open an inventory with one slot: the host-protocol readers (drivers.iso15693_host) can; the
+    Reader interface does not promise it."""
 
     async def stay_quiet(self, uid: int) -> None: ...
     async def reset_to_ready(self, uid: int) -> None: ...
+    async def inventory(
+        self, afi: int | None = None, *, one_slot_first: bool = False
+    ) -> list[InventoryResponse]: ...
 
 
 @dataclass
@@ -80,6 +93,9 @@ class GateStation(Station):
         """Item ids read at this gate, by UID, while the UID is on the quiet list: a repeat alarm names it."""
         self._storing: set[asyncio.Task[object]] = set()
         self._unreported = ""
+        self._eas_next = 0.0
+        self._recent: deque[float] = deque()
+        """When the alarms of the last IDENTIFY_SECONDS were raised."""
         """Why the last alarms were not stored, for the display ("" when they were)."""
 
     async def run(self) -> None:
@@ -97,8 +113,8 @@ class GateStation(Station):
                 await asyncio.gather(*self._storing, return_exceptions=True)
 
     async def round(self, reader: Reader, now: float) -> bool:
-        """One inventory round, its alarms raised, then at most one read: is there more to do at once?
-        Raises ReaderLost only."""
+        """One inventory round and its alarms; when it found no tag, one read or one wake-up: is there more
+        to do at once? Raises ReaderLost only."""
         alarms = await self.look(reader, now)
         quieting = reader if isinstance(reader, Quieting) else None
         if alarms:
@@ -107,15 +123,23 @@ class GateStation(Station):
                 for alarm in alarms:
                     if alarm.uid is not None:
                         await self._mute(quieting, int(alarm.uid, 16), now)
+            return True  # tags arriving: inventory again before reading any of them
+        while self._recent and now - self._recent[0] > IDENTIFY_SECONDS:
+            self._recent.popleft()
         if await self._identify(reader, now):
             return True
-        if alarms:
-            return True
-        return quieting is not None and await self._wake_one(quieting, now)
+        if quieting is None:
+            return False
+        # While patrons are passing (an alarm within IDENTIFY_SECONDS), the next tag is sought at once.
+        return await self._wake_one(quieting, now) or bool(self._recent)
 
     async def look(self, reader: Reader, now: float) -> list[GateAlarm]:
         """The inventory (and EAS) part of a round: the alarms to raise now. Raises ReaderLost only."""
-        found = await reader.inventory(self.config.security.afi_secured)
+        found = await self._inventory(reader)
+        if not found and self._eas_due(now) and await reader.eas_alarm():
+            found = await self._inventory(reader)  # a secured tag may have come in since: ask it first
+            if not found:
+                return await self._eas_search(reader, now)
         alarms = []
         for tag in found:
             alarm = self._alarm(tag.uid, DetectedBy.AFI, now)
@@ -123,9 +147,21 @@ class GateStation(Station):
                 alarms.append(alarm)
             elif isinstance(reader, Quieting):
                 await self._mute(reader, tag.uid, now)  # back in the field within its repeat time
-        if not found and self.config.security.eas and await reader.eas_alarm():
-            alarms += await self._eas_search(reader, now)
         return alarms
+
+    def _eas_due(self, now: float) -> bool:
+        """The EAS alarm request goes out at most once a `gate.poll_seconds`, however fast rounds follow."""
+        if not self.config.security.eas or now < self._eas_next:
+            return False
+        self._eas_next = now + self.config.gate.poll_seconds
+        return True
+
+    async def _inventory(self, reader: Reader) -> list[InventoryResponse]:
+        """The secured AFI's tags; one slot first where the reader can (tags mostly come one by one)."""
+        afi = self.config.security.afi_secured
+        if isinstance(reader, Quieting):
+            return await reader.inventory(afi, one_slot_first=True)
+        return await reader.inventory(afi)
 
     def _alarm(self, uid: int, by: DetectedBy, now: float) -> GateAlarm | None:
         if self._quiet.get(uid, 0.0) > now:
@@ -159,33 +195,31 @@ class GateStation(Station):
         self._muted[uid] = max(self._quiet.get(uid, now), now)
 
     async def _identify(self, reader: Reader, now: float) -> bool:
-        """Reads the oldest alarmed tag still worth reading; whether it spent air on one."""
-        while self._unread:
-            uid = next(iter(self._unread))
-            unread = self._unread.pop(uid)
-            if now - unread.seen > IDENTIFY_SECONDS:
-                log.info(
-                    "gate.unidentified", station=self.name, uid=format_uid(uid), reason="not read in time"
-                )
-                continue
-            try:
-                item_id = await read_item_id(reader, uid, self.profiles)
-            except TagLost:
-                item_id = None  # it went through: the alarm stands on its UID
-            if item_id is None:
-                log.info("gate.unidentified", station=self.name, uid=format_uid(uid), reason="no item read")
-                return True
-            until = self._quiet.get(uid, now)
-            if self._quiet.get(item_id, 0.0) > now:  # another part of an item alarmed about
-                self._quiet[uid] = max(until, self._quiet[item_id])
-                if uid in self._muted:
-                    self._muted[uid] = self._quiet[uid]
-            else:
-                self._quiet[item_id] = until
-            self._items[uid] = item_id
-            self._spawn(self._follow(unread, uid, item_id))
+        """Reads the newest alarmed tag (the likeliest to be in the field still); whether it spent air."""
+        for uid in [uid for uid, unread in self._unread.items() if now - unread.seen > IDENTIFY_SECONDS]:
+            del self._unread[uid]
+            log.info("gate.unidentified", station=self.name, uid=format_uid(uid), reason="not read in time")
+        if not self._unread or len(self._recent) > CROWD:
+            return False
+        uid = next(reversed(self._unread))
+        unread = self._unread.pop(uid)
+        try:
+            item_id = await read_item_id(reader, uid, self.profiles)
+        except TagLost:
+            item_id = None  # it went through: the alarm stands on its UID
+        if item_id is None:
+            log.info("gate.unidentified", station=self.name, uid=format_uid(uid), reason="no item read")
             return True
-        return False
+        until = self._quiet.get(uid, now)
+        if self._quiet.get(item_id, 0.0) > now:  # another part of an item alarmed about
+            self._quiet[uid] = max(until, self._quiet[item_id])
+            if uid in self._muted:
+                self._muted[uid] = self._quiet[uid]
+        else:
+            self._quiet[item_id] = until
+        self._items[uid] = item_id
+        self._spawn(self._follow(unread, uid, item_id))
+        return True
 
     async def _wake_one(self, reader: Quieting, now: float) -> bool:
         """An idle round: one muted tag whose repeat time is over is woken (Reset to Ready); if it is still
@@ -206,6 +240,7 @@ class GateStation(Station):
                 "gate.alarm", station=self.name, uid=alarm.uid, item_id=alarm.item_id, by=alarm.detected_by
             )
         stored = self._spawn(self._store(alarms))
+        self._recent.extend(now for _ in alarms)
         for index, alarm in enumerate(alarms):
             if alarm.uid is not None and alarm.item_id is None:
                 self._unread[int(alarm.uid, 16)] = Unread(stored, index, now)
