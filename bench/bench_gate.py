@@ -29,6 +29,7 @@ from pathlib import Path
 
 from _broker import Broker
 from _desk import Desk, app_running
+from _machine import load
 
 from tagd.daemon.config.model import Config, load_config_data
 from tagd.daemon.logs import configure_logging
@@ -157,6 +158,7 @@ def model_limits() -> tuple[float, float, float]:
 
 async def main() -> None:
     configure_logging("json", "warning")
+    print(f"machine at the start: {load()}")
     print(f"gate throughput: each tag {WINDOW_S:g} s in the field; {REPEATS} x {STREAM_S:g} s of tags a rate")
     print(
         f"{'tags/s':>7} {'passed':>7} {'missed':>7} {'alarm p50 ms':>13} {'p99 ms':>7} {'air busy':>9}"
@@ -198,6 +200,7 @@ async def main() -> None:
         f"air model limit: {answer_only:.0f} tags/s for the inventory answer alone, {with_quiet:.0f} with its"
         f" Stay Quiet, {with_read:.0f} with the item-id read too (an 8-block read); perfect slotting"
     )
+    print(f"machine at the end: {load()}")
 
 
 if __name__ == "__main__":
