@@ -88,15 +88,17 @@ class GateStation(Station):
         self._muted: dict[int, float] = {}
         """UIDs told to Stay Quiet: when their repeat time ends (then an idle round wakes them)."""
         self._unread: dict[int, Unread] = {}
-        """Alarmed tags to identify, oldest first."""
+        """Alarmed tags to identify, in the order of their alarms."""
         self._items: dict[int, str] = {}
         """Item ids read at this gate, by UID, while the UID is on the quiet list: a repeat alarm names it."""
         self._storing: set[asyncio.Task[object]] = set()
+        """Alarms and identifications being stored: awaited when the station stops."""
         self._unreported = ""
+        """Why the last alarms were not stored, for the display ("" when they were)."""
         self._eas_next = 0.0
+        """When the next EAS alarm request may go out."""
         self._recent: deque[float] = deque()
         """When the alarms of the last IDENTIFY_SECONDS were raised."""
-        """Why the last alarms were not stored, for the display ("" when they were)."""
 
     async def run(self) -> None:
         poll = self.config.gate.poll_seconds
