@@ -241,7 +241,9 @@ class GateStation(Station):
             log.info(
                 "gate.alarm", station=self.name, uid=alarm.uid, item_id=alarm.item_id, by=alarm.detected_by
             )
-        stored = self._spawn(self._store(alarms))
+        # Stamped now, when the tags answered; stored on a task, so the next round need not wait for it.
+        stamped = [self.link.reporter.wrap(alarm) for alarm in alarms]
+        stored = self._spawn(self._store(stamped))
         self._recent.extend(now for _ in alarms)
         for index, alarm in enumerate(alarms):
             if alarm.uid is not None and alarm.item_id is None:
@@ -254,19 +256,22 @@ class GateStation(Station):
         task.add_done_callback(self._storing.discard)
         return task
 
-    async def _store(self, alarms: list[GateAlarm]) -> list[Envelope | None]:
+    async def _store(self, alarms: list[Envelope]) -> list[Envelope | None]:
         """The round's alarms in one outbox commit; the envelopes (None for one not stored)."""
-        outcomes = await asyncio.gather(*(self.emit(alarm) for alarm in alarms), return_exceptions=True)
+        outbox = self.link.reporter.outbox
+        outcomes = await asyncio.gather(*(outbox.append(alarm) for alarm in alarms), return_exceptions=True)
         unreported = self._unreported = ""
         stored: list[Envelope | None] = []
         for alarm, outcome in zip(alarms, outcomes, strict=True):
+            uid = getattr(alarm.data, "uid", None)
             if isinstance(outcome, OutboxFull):
-                log.error("gate.alarm_not_stored", station=self.name, uid=alarm.uid, error=str(outcome))
+                log.error("gate.alarm_not_stored", station=self.name, uid=uid, error=str(outcome))
                 unreported = self._unreported = f" (not reported: {outcome})"  # the gate still sounds
             elif isinstance(outcome, BaseException):
-                log.error("gate.alarm_not_stored", station=self.name, uid=alarm.uid, error=repr(outcome))
-            stored.append(outcome if isinstance(outcome, Envelope) else None)
-        last = alarms[-1]
+                log.error("gate.alarm_not_stored", station=self.name, uid=uid, error=repr(outcome))
+            stored.append(None if isinstance(outcome, BaseException) else alarm)
+        last = alarms[-1].data
+        assert isinstance(last, GateAlarm)
         self.display(f"ALARM: {last.item_id or last.uid or 'EAS tag'}{unreported}")
         self._prune()
         return stored
