@@ -98,9 +98,12 @@ class Iso15693Host:
 
     # -- the Reader interface ---------------------------------------------------------------------------
 
-    async def inventory(self, afi: int | None = None) -> list[InventoryResponse]:
-        """Every tag in the field (with a matching AFI), by the 16-slot search; sorted by UID."""
-        search = Anticollision(afi)
+    async def inventory(
+        self, afi: int | None = None, *, one_slot_first: bool = False
+    ) -> list[InventoryResponse]:
+        """Every tag in the field (with a matching AFI), by the 16-slot search; sorted by UID.
+        `one_slot_first` opens the search with a one-slot inventory (see Anticollision)."""
+        search = Anticollision(afi, one_slot_first=one_slot_first)
         dsfids: dict[int, int] = {}
         try:
             while (request := search.next_request()) is not None:
@@ -177,6 +180,15 @@ class Iso15693Host:
 
     async def reset_eas(self, uid: int) -> None:
         await self._command(uid, iso.reset_eas(uid), Command.RESET_EAS)
+
+    async def stay_quiet(self, uid: int) -> None:
+        """Mutes the tag for inventories and unaddressed commands until it leaves the field (or is reset
+        to ready); addressed commands still reach it. No tag ever answers, so silence is no error."""
+        await self._exchange(iso.stay_quiet(uid))
+
+    async def reset_to_ready(self, uid: int) -> None:
+        """Undoes Stay Quiet (and Select): the tag answers inventories again. TagLost when it is gone."""
+        await self._command(uid, iso.reset_to_ready(uid), Command.RESET_TO_READY)
 
     async def eas_alarm(self, uid: int | None = None) -> bool:
         """Does any tag in the field (or the one named) have EAS set? Any signal but silence counts."""

@@ -56,6 +56,7 @@ __all__ = [
     "EventData",
     "EventIds",
     "GateAlarm",
+    "GateIdentified",
     "HoldArrived",
     "HoldDeferred",
     "HoldTransit",
@@ -236,16 +237,36 @@ class SecurityFailed(EventData):
 
 
 class GateAlarm(EventData):
-    """A secured item passed the gate. Repeats for the same tag are suppressed for a set time."""
+    """A secured item passed the gate. Raised from the tag's inventory answer (or EAS alarm reply) at once,
+    before its memory is read: the item follows in a `gate.identified` with this event's id. Repeats for
+    the same tag are suppressed for a set time."""
 
     TYPE = "gate.alarm"
     ROLES = (Role.GATE,)
     reader: ReaderName
     uid: Uid | None = Field(default=None, description="null when only the EAS alarm answered")
-    item_id: ItemId | None = None
+    item_id: ItemId | None = Field(
+        default=None,
+        description="set only on a repeat alarm for a tag already identified; else see gate.identified",
+    )
     detected_by: DetectedBy = Field(
         description="afi: found by the AFI-filtered inventory; eas: EAS alarm only"
     )
+
+
+class GateIdentified(EventData):
+    """The item behind a `gate.alarm`: the tag's basic block, read after the alarm between inventory rounds.
+
+    Follows the alarm it names (`alarm_id`, the alarm's event id), usually within tens of milliseconds.
+    None follows for a tag that left the field before it could be read, or that carries no item id: that
+    alarm stands on its UID (the UID maps to the item through `item.encoded`)."""
+
+    TYPE = "gate.identified"
+    reader: ReaderName
+    alarm_id: str = Field(min_length=1, description="the id of the gate.alarm event this identifies")
+    uid: Uid
+    item_id: ItemId
+    title: Text | None = Field(default=None, description="from the station catalog, when known")
 
 
 class SetIncomplete(EventData):
@@ -392,6 +413,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         SecurityChanged,
         SecurityFailed,
         GateAlarm,
+        GateIdentified,
         SetIncomplete,
         HoldArrived,
         HoldTransit,

@@ -5,10 +5,6 @@ import json
 import sys
 from pathlib import Path
 
-from barcode import get_barcode_class
-from barcode.writer import SVGWriter
-
-from tagd.daemon.config.sections import label_colour
 from tagd.protocols import nw7
 from tagd.protocols.errors import ProtocolError
 
@@ -44,6 +40,9 @@ def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
 
 def label_svg(number: nw7.RegistrationNumber, colour: str) -> bytes:
     """The label as SVG: the bars in the branch colour, the item id beneath them for staff."""
+    from barcode import get_barcode_class  # noqa: PLC0415 - only labels need python-barcode
+    from barcode.writer import SVGWriter  # noqa: PLC0415
+
     writer = SVGWriter()
     code = get_barcode_class("codabar")(number.symbol, writer=writer)
     svg: bytes = code.render({"foreground": colour, "background": "white"}, text=number.item_id)
@@ -70,6 +69,8 @@ def _parse(args: argparse.Namespace) -> int:
 
 
 def _label(args: argparse.Namespace) -> int:
+    from tagd.daemon.config.sections import label_colour  # noqa: PLC0415 - pydantic, for labels only
+
     try:
         colour = label_colour(args.color)
     except ValueError as exc:

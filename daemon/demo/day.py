@@ -181,7 +181,14 @@ class Day:
         await self.watch(self.at.gate)
         mark = self.desk.mark()
         await self.desk.sim(self.at.gate, "place", uid=self.tags[KAMISHIBAI.item_id])
-        await self.expect_after(mark, self.at.gate, ev.GateAlarm, KAMISHIBAI)
+        tag = self.tags[KAMISHIBAI.item_id]
+        alarm = await self.desk.expect(
+            self.at.gate, ev.GateAlarm, since=mark, where=lambda data: data.uid == tag, what=tag
+        )
+        await self.say("The gate sounds at the tag's answer; the item it carries follows, read after it.")
+        await self.expect_after(
+            mark, self.at.gate, ev.GateIdentified, KAMISHIBAI, lambda d: d.alarm_id == alarm.id
+        )
         await self.say("Staff walk over, and the kamishibai goes back to its shelf.")
         await self.desk.sim(self.at.gate, "remove", uid=self.tags[KAMISHIBAI.item_id])
 

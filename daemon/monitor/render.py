@@ -221,6 +221,13 @@ def _alarm(data: ev.GateAlarm) -> Rendered:
     return Kind.ALARM, line.format(what=what, by=data.detected_by.value.upper())
 
 
+@_renders(ev.GateIdentified)
+def _identified(data: ev.GateIdentified) -> Rendered:
+    title = f" 「{data.title}」" if data.title else ""
+    line = _t("ALARM {alarm_id}: {what}{title} identified")
+    return Kind.ALARM, line.format(alarm_id=data.alarm_id, what=_item(data.item_id, data.uid), title=title)
+
+
 @_renders(ev.SetIncomplete)
 def _incomplete(data: ev.SetIncomplete) -> Rendered:
     missing = ", ".join(map(str, data.missing))

@@ -17,6 +17,7 @@ checkpoint) finds out when there is room again.
 """
 
 import asyncio
+import itertools
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -54,6 +55,8 @@ WAL_AUTOCHECKPOINT_PAGES = 32
 """A checkpoint every 32 pages of log (128 KiB with 4 KiB pages), not SQLite's 1,000 (4 MiB)."""
 WAL_SIZE_LIMIT = 256 * 1024
 """The log file is cut back to this after a checkpoint (journal_size_limit)."""
+FRESH_MAX = 1024
+"""Committed, unacknowledged events kept in memory per station, for its publisher (see `pending`)."""
 
 
 class OutboxSettings(BaseModel):
@@ -121,6 +124,12 @@ class Outbox:
         self._observers: list[Callable[[Envelope], None]] = []
         self._signals: dict[str, asyncio.Event] = {}
         self._empty = asyncio.Event()
+        self._fresh: dict[str, dict[int, StoredEvent]] = {}
+        """Per station, the events committed since the outbox opened and not yet acknowledged, by seq."""
+        self._floor: dict[str, int] = {}
+        """Per station: every stored event of it with a greater seq is in `_fresh`."""
+        self._opened_at_seq = 0
+        """The last seq handed out before this outbox opened: later events all have greater ones."""
 
     @classmethod
     async def open(cls, settings: OutboxSettings) -> "Outbox":
@@ -193,7 +202,18 @@ class Outbox:
     async def pending(
         self, station: str | None = None, *, after: int = 0, limit: int = 100
     ) -> list[StoredEvent]:
-        """Stored events of `station` (all when None) with seq > `after`, oldest first."""
+        """Stored events of `station` (all when None) with seq > `after`, oldest first.
+
+        A publisher following its station's events (`after` its last seq) gets them from memory: they are
+        the events this outbox committed itself, so reading them back from the database would only cost
+        a trip to its thread (docs/performance.md, detection latency). Anything older is read back.
+        """
+        if station is not None and after >= self._floor.get(station, self._opened_at_seq):
+            fresh = self._fresh.get(station, {})
+            for seq in [seq for seq in fresh if seq <= after]:  # taken already: the floor moves up
+                del fresh[seq]
+                self._floor[station] = max(self._floor.get(station, self._opened_at_seq), seq)
+            return list(itertools.islice(fresh.values(), limit))
         return await self._run(self._select, station, after, limit)
 
     async def close(self) -> None:
@@ -281,14 +301,31 @@ class Outbox:
                 self._empty.set()
             else:
                 self._empty.clear()
+            self._forget(deletes)
+            for item, seq in zip(appends, seqs, strict=True):
+                self._remember(StoredEvent(seq, item.station, item.event_id, item.kind, item.payload))
+                self.signal(item.station).set()  # first: the publisher runs before the emitter goes on
             for item, seq in zip(appends, seqs, strict=True):
                 _settle(item.done, seq)
-                self.signal(item.station).set()
             for _, done in acks:
                 _settle(done, None)
             room = self._depth < self.settings.max_events and self._bytes < self.settings.max_bytes
             if self._full is not None and (deletes or appends) and room:
                 self._set_full(None)
+
+    def _remember(self, event: StoredEvent) -> None:
+        fresh = self._fresh.setdefault(event.station, {})
+        fresh[event.seq] = event
+        if len(fresh) > FRESH_MAX:  # nobody takes them (no broker): the oldest are read back later
+            oldest = next(iter(fresh))
+            del fresh[oldest]
+            self._floor[event.station] = max(self._floor.get(event.station, self._opened_at_seq), oldest)
+
+    def _forget(self, acked: Sequence[int]) -> None:
+        for seq in acked:
+            for fresh in self._fresh.values():
+                if fresh.pop(seq, None) is not None:
+                    break
 
     async def _run(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
@@ -309,9 +346,11 @@ class Outbox:
             db.executescript(_SCHEMA)
             count = "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
             depth, size = db.execute(count).fetchone()
+            last = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         except (sqlite3.Error, OSError) as exc:
             raise OutboxError(f"cannot open the outbox {path}: {exc}") from exc
         self._db = db
+        self._opened_at_seq = int(last[0]) if last else 0
         return int(depth), int(size)
 
     def _write_probe(self) -> None:

@@ -87,7 +87,14 @@ EVENT_EXAMPLES: dict[str, ev.EventData] = {
             code=ev.SecurityFailure.NOT_ON_PAD,
             text="the tag is not on the pad",
         ),
-        ev.GateAlarm(reader="reader", uid=UID, item_id=ITEM, detected_by=ev.DetectedBy.AFI),
+        ev.GateAlarm(reader="reader", uid=UID, detected_by=ev.DetectedBy.AFI),
+        ev.GateIdentified(
+            reader="reader",
+            alarm_id="0193a5f2-6c1e-7d3a-9b4f-2e8c1a0d5f67",
+            uid=UID,
+            item_id=ITEM,
+            title="はらぺこあおむし",
+        ),
         ev.SetIncomplete(reader="reader", item_id=ITEM, parts=3, present=[1, 3], missing=[2]),
         ev.HoldArrived(
             item_id=ITEM,

@@ -2,6 +2,9 @@
 
 A 16-slot inventory with mask length L asks the tags whose UID ends in the mask's L bits to answer in the slot
 given by their next 4 UID bits; the host repeats the inventory for every collided slot with 4 more mask bits.
+A search may open with a one-slot inventory instead (`one_slot_first`): it costs a quarter of the air of 16
+slots when at most one tag answers (a gate polling for tags that arrive one by one), and on a collision the
+search goes on with 16 slots as usual.
 """
 
 from collections.abc import Sequence
@@ -52,7 +55,7 @@ class Anticollision:
     Counters: rounds (inventories sent), slots (slots listened to), collisions (slots searched deeper).
     """
 
-    def __init__(self, afi: int | None = None) -> None:
+    def __init__(self, afi: int | None = None, *, one_slot_first: bool = False) -> None:
         self.afi = afi
         self.uids: set[int] = set()
         self.rounds = 0
@@ -60,7 +63,7 @@ class Anticollision:
         self.collisions = 0
         self.unresolved: list[Inventory] = []
         """Full 64-bit masks that still collided: only duplicate UIDs or noise do that."""
-        self._pending = [Inventory(afi)]
+        self._pending = [Inventory(afi, one_slot=one_slot_first)]
         self._current: Inventory | None = None
 
     @property
@@ -96,6 +99,9 @@ class Anticollision:
                 self._descend(current, slot)
 
     def _descend(self, collided: Inventory, slot: int) -> None:
+        if collided.one_slot and collided.mask_len < UID_BITS:  # the opening round: now with 16 slots
+            self._pending.append(Inventory(self.afi, collided.mask_len, collided.mask))
+            return
         if collided.mask_len == UID_BITS:
             self.unresolved.append(collided)
             return

@@ -50,7 +50,8 @@ EXPECTED: dict[str, tuple[Kind, list[str]]] = {
     "barcode.scanned": (Kind.INFO, ["A123456782B", "123456782"]),
     "security.changed": (Kind.SUCCESS, ["123456782", "released for loan", "AFI 0xC2", "EAS off"]),
     "security.failed": (Kind.ALARM, ["NOT secured", "123456782", "not_on_pad", "the tag is not on the pad"]),
-    "gate.alarm": (Kind.ALARM, ["ALARM", "123456782", "still secured"]),
+    "gate.alarm": (Kind.ALARM, ["ALARM", "E0040150A1B2C3D4", "still secured"]),
+    "gate.identified": (Kind.ALARM, ["ALARM", "123456782", "はらぺこあおむし", "identified"]),
     "set.incomplete": (Kind.WARNING, ["123456782", "2 of 3 parts", "missing part 2"]),
     "hold.arrived": (
         Kind.SUCCESS,
@@ -307,7 +308,7 @@ async def test_json_lines(broker: Broker) -> None:
         await asyncio.gather(monitor, return_exceptions=True)
     message = json.loads(lines[0])
     assert (message["topic"], message["retain"]) == ("tagd/gate-1/events/gate.alarm", False)
-    assert message["payload"]["data"]["item_id"] == "123456782"
+    assert message["payload"]["data"]["uid"] == "E0040150A1B2C3D4"
 
 
 def test_the_command_line_follows_and_stops_cleanly_on_sigint(broker: Broker) -> None:

@@ -71,6 +71,40 @@ async def test_ack_deletes_and_a_seq_is_never_reused(tmp_path: Path) -> None:
         assert again.seq > first[-1].seq
 
 
+def in_file(path: Path, station: str, after: int = 0, limit: int = 100) -> list[tuple[int, str]]:
+    """(seq, event id) of `station`'s events with seq > `after` as the database file holds them."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        query = "SELECT seq, event_id FROM outbox WHERE station = ? AND seq > ? ORDER BY seq LIMIT ?"
+        return [(int(seq), str(event_id)) for seq, event_id in db.execute(query, (station, after, limit))]
+
+
+async def test_a_publisher_following_its_station_sees_what_the_database_holds(tmp_path: Path) -> None:
+    """`pending(station, after=...)` answers a publisher from memory once it follows the station's newest
+    events; whatever the mix of appends and acks (even of events it has not taken), it must give exactly
+    what the database file holds."""
+    path = tmp_path / "o.sqlite"
+    async with opened(path) as outbox:
+        stations = [Reporter(outbox, station=name, library="l") for name in ("s1", "s2")]
+        for index in range(12):
+            await stations[index % 2].emit(DETECTED)
+        cursors = {"s1": 0, "s2": 0}
+        for step in range(8):
+            for station, after in cursors.items():
+                mine = await outbox.pending(station, after=after, limit=2)
+                assert [(e.seq, e.event_id) for e in mine] == in_file(path, station, after, 2)
+                if mine:
+                    cursors[station] = mine[-1].seq
+            if step == 1:  # acks of taken events, and one of an event nobody has taken yet
+                (untaken, _) = in_file(path, "s2", cursors["s2"], 1)[0]
+                await outbox.ack([cursors["s1"], untaken])
+            if step == 4:
+                await stations[0].emit(DETECTED)
+                await stations[1].emit(DETECTED)
+        assert [await outbox.pending(s, after=c) for s, c in cursors.items()] == [[], []]
+        for station in cursors:  # from the start again, as after a reconnection
+            assert [(e.seq, e.event_id) for e in await outbox.pending(station)] == in_file(path, station)
+
+
 async def test_concurrent_appends_share_one_commit(tmp_path: Path) -> None:
     """Group commit: what is appended in one loop tick is one transaction (and one fsync)."""
     path = tmp_path / "o.sqlite"

@@ -256,7 +256,9 @@ async def test_a_gate_still_alarms_says_it_cannot_report_and_reports_again_after
         stolen = item_tag(CAT, afi=SECURED, eas=True)
         assert (await desk.sim(name, "place", uid=stolen))["ok"]
         line = await displays.wait_for(lambda line: line.startswith("ALARM"))
-        assert CAT in line
+        assert stolen in line  # at once, on the tag's answer
+        assert "not reported" in line, line
+        line = await displays.wait_for(lambda line: CAT in line)  # its item, read after the alarm
         assert "not reported" in line, line
         assert desk.of("gate.alarm", name) == []
 
@@ -265,7 +267,10 @@ async def test_a_gate_still_alarms_says_it_cannot_report_and_reports_again_after
             other = item_tag("100000025", afi=SECURED, eas=True)
             assert (await desk.sim(name, "place", uid=other))["ok"]
             alarm = await desk.wait_for("gate.alarm", lambda e: e.data.uid == other, station=name)
-        assert alarm.data.item_id == "100000025"
+            identified = await desk.wait_for(
+                "gate.identified", lambda e: e.data.alarm_id == alarm.id, station=name
+            )
+        assert identified.data.item_id == "100000025"
 
 
 # -- nothing half-done ---------------------------------------------------------------------------------------

@@ -93,6 +93,31 @@ async def test_a_closed_reader_is_lost(rig: SimRig) -> None:
         await rig.reader.inventory()
 
 
+# -- Stay Quiet (the gate mutes a tag it has alarmed about) -----------------------------------------------
+
+
+async def test_a_quiet_tag_leaves_the_inventory_but_still_answers_its_uid_until_reset(rig: SimRig) -> None:
+    quiet, other = rig.world.new_tag("u-tag-l301"), rig.world.new_tag("u-tag-l301")
+    for tag in (quiet, other):
+        rig.world.place(tag.uid, "pad1")
+    await rig.reader.stay_quiet(quiet.uid)
+    assert [found.uid for found in await rig.reader.inventory()] == [other.uid]
+    assert len(await rig.reader.read_blocks(quiet.uid, 0, 2)) == 2  # addressed: still heard
+    await rig.reader.reset_to_ready(quiet.uid)
+    assert {found.uid for found in await rig.reader.inventory()} == {quiet.uid, other.uid}
+
+
+async def test_leaving_the_field_ends_stay_quiet_and_reset_to_ready_finds_a_tag_gone(rig: SimRig) -> None:
+    tag = rig.world.new_tag("u-tag-l301")
+    rig.world.place(tag.uid, "pad1")
+    await rig.reader.stay_quiet(tag.uid)
+    rig.world.remove(tag.uid)
+    with pytest.raises(TagLost):
+        await rig.reader.reset_to_ready(tag.uid)
+    rig.world.place(tag.uid, "pad1")  # back in: powered up afresh, no longer quiet
+    assert [found.uid for found in await rig.reader.inventory()] == [tag.uid]
+
+
 # -- counters and command choice -------------------------------------------------------------------------
 
 

@@ -148,6 +148,30 @@ def test_the_host_finds_exactly_the_tags_of_an_afi(tags, afi):
     assert host.uids == {uid for uid, own in tags if model_afi(afi, own)}
 
 
+@given(fields(), st.sampled_from([None, 0x07]))
+def test_a_search_opening_with_one_slot_finds_the_same_tags(tags, afi):
+    host = Anticollision(afi, one_slot_first=True)
+    run(host, tags)
+    assert host.uids == {uid for uid, own in tags if afi is None or model_afi(afi, own)}
+    assert host.unresolved == []
+    assert host.rounds == 1 + host.collisions
+    assert host.slots == 1 + 16 * (host.rounds - 1)
+
+
+def test_one_slot_first_costs_one_slot_for_none_or_one_tag_and_then_searches_as_usual():
+    host = Anticollision(afi=0x07, one_slot_first=True)
+    assert host.next_request() == Request(Inventory(afi=0x07, one_slot=True))
+    host.record([SlotState.EMPTY])
+    assert host.done
+    assert (host.rounds, host.slots) == (1, 1)
+    host = Anticollision(afi=0x07, one_slot_first=True)
+    run(host, [(0xE004010000000011, 0x07)])
+    assert (host.rounds, host.slots, host.uids) == (1, 1, {0xE004010000000011})
+    host = Anticollision(afi=0x07, one_slot_first=True)
+    run(host, [(0xE004010000000011, 0x07), (0xE004010000000022, 0x07)])
+    assert (host.rounds, host.slots, host.collisions, len(host.uids)) == (2, 17, 1, 2)
+
+
 def test_counters():
     host = Anticollision()
     run(host, [(0xE004010000000001, 0), (0xE004010000000002, 0)])
