@@ -262,6 +262,7 @@ class GateIdentified(EventData):
     alarm stands on its UID (the UID maps to the item through `item.encoded`)."""
 
     TYPE = "gate.identified"
+    ROLES = (Role.GATE,)
     reader: ReaderName
     alarm_id: str = Field(min_length=1, description="the id of the gate.alarm event this identifies")
     uid: Uid

@@ -297,7 +297,9 @@ class GateStation(Station):
         if isinstance(outcome, BaseException):
             log.error("gate.identified_not_stored", station=self.name, uid=data.uid, error=str(outcome))
 
-    def _show_alarm(self, uid: str | None, item_id: str | None, *, count: int, unreported: str | None) -> None:
+    def _show_alarm(
+        self, uid: str | None, item_id: str | None, *, count: int, unreported: str | None
+    ) -> None:
         """The alarm at the desk: the item and its title once known (the title from the station catalog)."""
         found = None if item_id is None else self.catalog.lookup(item_id)
         self.display(
