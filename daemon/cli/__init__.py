@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not _is_config_error(exc):
             raise
-        for line in exc.lines:  # type: ignore[attr-defined] - a ConfigError (checked above)
+        for line in exc.lines:  # type: ignore[attr-defined]  # a ConfigError, checked above
             print(f"tagd: {line}", file=sys.stderr)
         return EX_NOINPUT if _is_config_error(exc, missing=True) else EX_CONFIG
     return code
