@@ -16,9 +16,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tagd.daemon.config.model import DEFAULT_PATH, Config, ConfigError, ConfigFileMissing, load_config
+from tagd.daemon.i18n import DEFAULT_LANGUAGE, Language, gettext_for
 from tagd.daemon.store.catalog import Catalog, CatalogError, ImportResult, import_file
 from tagd.daemon.store.delivery import DeliveryListError
+from tagd.daemon.store.worklist import Progress
 from tagd.protocols import nw7
+from tagd.protocols.i18n import N_
 
 EX_DATAERR = 65
 EX_NOINPUT = 66
@@ -26,6 +29,10 @@ EX_CANTCREAT = 73
 EX_CONFIG = 78
 NOT_FOUND = 1
 _SHOWN_LINES = 10
+
+
+PROGRESS = N_("{done} / {total} done, {pile} waiting for a librarian")
+"""A shipment's progress, as the report and the shipments listing print it."""
 
 
 def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -48,6 +55,9 @@ def register(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     report.add_argument("--shipment", type=int, help="one shipment (default: every item); see `shipments`")
     report.add_argument("--format", choices=("csv", "xlsx"), help="default: from -o's suffix, else csv")
     report.add_argument("-o", "--output", type=Path, help="the file to write (default: standard output)")
+    report.add_argument(
+        "--lang", choices=("ja", "en"), help="headers and states in this language (default: [display])"
+    )
     _where(report)
     report.set_defaults(handler=_report_command)
 
@@ -166,23 +176,27 @@ def _report_command(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         return _fail(str(exc), EX_CANTCREAT)
     zone = config.holds.zone if config is not None else ZoneInfo("Asia/Tokyo")
+    language: Language = args.lang or (config.display.language if config is not None else DEFAULT_LANGUAGE)
     what = f"shipment {args.shipment}" if args.shipment is not None else "every shipment"
     try:
         if fmt == "xlsx":
             target = args.output if args.output is not None else sys.stdout.buffer
-            write_xlsx(rows, target, zone, title=f"tagd: {what}")
+            write_xlsx(rows, target, zone, title=f"tagd: {what}", language=language)
         elif args.output is None:
-            write_csv(rows, sys.stdout, zone)
+            write_csv(rows, sys.stdout, zone, language)
         else:
             with args.output.open("w", encoding="utf-8", newline="") as stream:
-                write_csv(rows, stream, zone)
+                write_csv(rows, stream, zone, language)
     except OSError as exc:
         return _fail(f"cannot write {args.output}: {exc.strerror}", EX_CANTCREAT)
-    print(
-        f"tagd: {what}: {progress.done} / {progress.total} 済, 司書確認待ち {progress.ask_librarian}",
-        file=sys.stderr,
-    )
+    print(f"tagd: {what}: {_progress(progress, language)}", file=sys.stderr)
     return 0
+
+
+def _progress(progress: Progress, language: Language) -> str:
+    """"128 / 300 済、司書確認待ち 3" in the staff's language."""
+    line = gettext_for(language)(PROGRESS)
+    return line.format(done=progress.done, total=progress.total, pile=progress.ask_librarian)
 
 
 def _shipments(args: argparse.Namespace) -> int:
@@ -191,9 +205,10 @@ def _shipments(args: argparse.Namespace) -> int:
         with Catalog(_database(args, config)) as catalog:
             for shipment in catalog.shipments():
                 progress = catalog.progress(shipment.id)
+                language = config.display.language if config is not None else DEFAULT_LANGUAGE
                 print(
                     f"{shipment.id}\t{shipment.file_name}\t{shipment.imported_at}\t"
-                    f"{progress.done} / {progress.total} 済\t司書確認待ち {progress.ask_librarian}"
+                    f"{_progress(progress, language)}"
                 )
     except ConfigError as exc:
         return _fail(str(exc), EX_CONFIG)
