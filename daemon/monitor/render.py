@@ -22,7 +22,7 @@ from rich.text import Text
 from tagd.daemon.i18n import gettext_for
 from tagd.daemon.i18n.texts import words
 from tagd.protocols import events as ev
-from tagd.protocols.i18n import Language
+from tagd.protocols.i18n import N_, Language
 from tagd.protocols.tagtypes import REASON_TEXTS
 
 __all__ = [
@@ -337,11 +337,24 @@ def entry_for_envelope(envelope: ev.Envelope) -> Entry:
     return Entry(envelope.time, envelope.station, envelope.short_type, kind, text, envelope)
 
 
+_STATUS_WORDS = {
+    "online": N_("online"),
+    "offline": N_("offline"),
+    ev.ReaderState.CONNECTED: N_("connected"),
+    ev.ReaderState.LOST: N_("lost"),
+    ev.ReaderState.CONNECTING: N_("connecting"),
+    ev.ReaderState.UNKNOWN: N_("unknown"),
+}
+"""A status's words for people; the payload keeps the codes."""
+
+
 def entry_for_status(station: str, status: ev.Status, at: datetime) -> Entry:
     online = status.state == "online"
-    devices = [f"{name} {reader.state.value}" for name, reader in status.readers.items() if online]
+    readers = status.readers.items() if online else ()
+    devices = [f"{name} {_t(_STATUS_WORDS[reader.state])}" for name, reader in readers]
     where = _t("{state} · {role} at {library}")
-    facts = [where.format(state=status.state, role=status.role.value, library=status.library), *devices]
+    state = _t(_STATUS_WORDS[status.state])
+    facts = [where.format(state=state, role=status.role.value, library=status.library), *devices]
     if status.outbox_full:
         # The depth is as of this status; it is republished when `full` changes, not with every event.
         full = _t("OUTBOX FULL ({depth} events waiting): refusing work").format(depth=status.outbox_depth)

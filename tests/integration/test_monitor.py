@@ -97,7 +97,8 @@ def test_each_event_renders_its_facts(kind: str) -> None:
 JAPANESE: dict[str, list[str]] = {
     "item.encoded": ["123456782", "はらぺこあおむし", "U-TAG-L1000M", "書き込みました", "ハードカバー"],
     "item.encode_rejected": ["WRONG TAG TYPE", "資料 123456782", "必要なタグ U-TAG-L1000M"],
-    "gate.alarm": ["警報", "123456782"],
+    "gate.alarm": ["警報", "E0040150A1B2C3D4", "セキュリティが掛かったまま"],
+    "gate.identified": ["警報", "123456782", "はらぺこあおむし", "特定しました"],
     "hold.arrived": ["予約棚", "2025-04-08", "メールで連絡", "今回は携帯に"],
     "hold.transit": ["回送", "north"],
     "hold.deferred": ["取り置き"],
