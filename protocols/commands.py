@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from tagd.protocols.errors import ProtocolError
+from tagd.protocols.errors import ProtocolError, key_path
 from tagd.protocols.nw7 import BarcodeError, parse_scan
 from tagd.protocols.payload_types import (
     GroupId,
@@ -334,16 +334,11 @@ class HoldsFeed(Model):
 M = TypeVar("M", bound=Model)
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _where(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{part!r}]"
-    return out or "payload"
+    return key_path(loc, bare=_IDENTIFIER, other=lambda key, _first: f"[{key!r}]", empty="payload")
 
 
 def _message(exc: ValidationError) -> str:

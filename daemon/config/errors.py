@@ -15,6 +15,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from tagd.protocols.errors import key_path as protocol_key_path
+
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SECRET_WORDS = ("password", "secret")
 _CHOICE_TYPES = frozenset({"enum", "literal_error"})
@@ -57,16 +59,14 @@ Origin = Callable[[Sequence[int | str]], str | None]
 
 def key_path(loc: Sequence[int | str]) -> str:
     """('stations', 1, 'role') -> stations[1].role; keys that are not bare TOML keys are quoted."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part == "[key]":
-            path += " (the key)"
-        else:
-            key = part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
-            path += f".{key}" if path else key
-    return path
+    return protocol_key_path(loc, bare=_BARE_KEY, other=_toml_key)
+
+
+def _toml_key(key: str, first: bool) -> str:  # noqa: FBT001 - key_path's callback
+    if key == "[key]":
+        return " (the key)"
+    quoted = json.dumps(key, ensure_ascii=False)
+    return quoted if first else f".{quoted}"
 
 
 def describe(
