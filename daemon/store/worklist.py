@@ -23,8 +23,7 @@ from tagd.protocols.tagtypes import Reason
 
 __all__ = ["MIGRATION", "MIGRATION_4", "SCHEMAS", "PileItem", "Progress", "ReportRow", "Shipment", "State"]
 
-_SCHEMAS_3 = (
-    """
+_SHIPMENTS = """
     CREATE TABLE IF NOT EXISTS shipments (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         file_name TEXT NOT NULL,
@@ -32,9 +31,8 @@ _SCHEMAS_3 = (
         imported_at TEXT NOT NULL,
         items INTEGER NOT NULL
     )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS worklist (
+"""
+_WORKLIST_3 = """
         item_id TEXT PRIMARY KEY,
         shipment_id INTEGER REFERENCES shipments (id),
         state TEXT NOT NULL,
@@ -43,37 +41,18 @@ _SCHEMAS_3 = (
         operator TEXT,
         at TEXT,
         reason TEXT,
-        title TEXT
-    ) WITHOUT ROWID
-    """,
-    "CREATE INDEX IF NOT EXISTS worklist_shipment ON worklist (shipment_id, state)",
-)
-SCHEMAS = (
-    """
-    CREATE TABLE IF NOT EXISTS shipments (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        file_name TEXT NOT NULL,
-        digest TEXT NOT NULL,
-        imported_at TEXT NOT NULL,
-        items INTEGER NOT NULL
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS worklist (
-        item_id TEXT PRIMARY KEY,
-        shipment_id INTEGER REFERENCES shipments (id),
-        state TEXT NOT NULL,
-        uid TEXT,
-        product TEXT,
-        operator TEXT,
-        at TEXT,
-        reason TEXT,
-        title TEXT,
-        code TEXT
-    ) WITHOUT ROWID
-    """,
-    "CREATE INDEX IF NOT EXISTS worklist_shipment ON worklist (shipment_id, state)",
-)
+        title TEXT"""
+_INDEX = "CREATE INDEX IF NOT EXISTS worklist_shipment ON worklist (shipment_id, state)"
+
+
+def _worklist(columns: str) -> str:
+    return f"CREATE TABLE IF NOT EXISTS worklist ({columns}\n) WITHOUT ROWID"
+
+
+_SCHEMAS_3 = (_SHIPMENTS, _worklist(_WORKLIST_3), _INDEX)
+"""The tables as schema 3 made them (the step from 2 to 3 must not create schema 4's columns)."""
+SCHEMAS = (_SHIPMENTS, _worklist(_WORKLIST_3 + ",\n        code TEXT"), _INDEX)
+"""The tables of a new catalog."""
 MIGRATION = (
     *_SCHEMAS_3,
     # items imported before shipments existed: one shipment per file, every item pending
