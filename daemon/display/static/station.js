@@ -254,7 +254,7 @@
               p.memo ? el("div", { class: "memo" }, T.memo + ": " + p.memo) : null,
               p.to_library ? el("div", {}, T.pickup + ": " + p.to_library) : null));
         }))),
-      slip ? el("button", { class: "big print", id: "print-slip", onclick: () => window.print() }, "⎙ " + T.print_slip) : null,
+      slip ? el("button", { class: "big print", id: "print-slip", onclick: () => window.print() }, "▤ " + T.print_slip) : null,
       slip ? holdSlip(slip) : null,
     ];
   }
