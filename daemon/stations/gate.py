@@ -36,7 +36,8 @@ from tagd.daemon.stations.base import READER, Station, StationContext
 from tagd.daemon.stations.securing import addressed_eas_alarm
 from tagd.daemon.stations.tag_read import read_item_id
 from tagd.daemon.store.outbox import OutboxFull
-from tagd.drivers.base import Reader, ReaderLost, TagLost
+from tagd.drivers.base import DriverError, Reader, ReaderLost, TagLost
+from tagd.drivers.iso15693_host import CorruptReply
 from tagd.protocols.display import DisplayCode, DisplayState
 from tagd.protocols.events import DetectedBy, Envelope, GateAlarm, GateIdentified
 from tagd.protocols.iso15693 import InventoryResponse, format_uid
@@ -230,11 +231,19 @@ class GateStation(Station):
         due = next((uid for uid, until in self._muted.items() if until <= now), None)
         if due is None:
             return False
-        del self._muted[due]
         try:
             await reader.reset_to_ready(due)
+        except CorruptReply as exc:  # heard, but garbled: still muted, tried again next idle round
+            log.info("gate.wake_failed", station=self.name, uid=format_uid(due), error=str(exc))
+            return True
         except TagLost:
             self._items.pop(due, None)  # gone through the gate long ago
+        except ReaderLost:
+            raise  # still muted: woken once the reader is back
+        except DriverError as exc:  # a garbled or refused answer: still muted, tried again next idle round
+            log.info("gate.wake_failed", station=self.name, uid=format_uid(due), error=str(exc))
+            return True
+        del self._muted[due]
         return True
 
     def _raise(self, alarms: list[GateAlarm], now: float) -> None:
