@@ -41,6 +41,7 @@ async def test_the_scripted_day_gives_every_event_it_tells_of(monkeypatch: pytes
         contract.note(message.topic, message.payload)
         receive(desk, message)
 
+    # Not a mock: a spy that validates what the real client receives, then hands it on unchanged.
     monkeypatch.setattr(DemoClient, "receive", checked)
     out = io.StringIO()
     async with asyncio.timeout(DAY_TIMEOUT_S):

@@ -67,6 +67,7 @@ async def test_replies_survive_a_half_open_link_and_do_not_hold_command_slots(
 async def test_a_puback_that_never_comes_ends_the_session_and_the_reply_goes_out_on_the_next(
     tmp_path: Path, broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Not a mock: the real PUBACK timeout, shortened from 10 s so the test stays bounded in time.
     monkeypatch.setattr(mqtt_client, "ACK_TIMEOUT_S", 1.0)
     relay = await Relay(broker.port).start()
     table = sim_station("checkout")
